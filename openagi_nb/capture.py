@@ -1,0 +1,334 @@
+"""Captures: the messages exactly as received, one JSON object per line, and their Parquet form.
+
+- :func:`load_capture` reads ``.jsonl``, ``.jsonl.gz`` or a Parquet dataset directory (written
+  by :func:`convert`) into a :class:`Capture` whose frames have the declared schema of their
+  channel, the same as the live stream's.
+- :class:`CaptureWriter` appends raw messages (gzip when the name ends in ``.gz``), flushing at
+  least once a second and on close, so a crashed recording loses at most a second.
+- :func:`iter_lines` yields the raw lines with their numbers, for the replay server.
+
+A bad line never stops a load: it lands in ``Capture.rejects`` with its line number.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .exceptions import CaptureError, InvalidMessage
+from .protocol import decode, flatten, parse
+from .schema import CHANNEL_OF_TYPE, CHANNELS, Channel, columns, conform, empty_frame, to_frame
+
+__all__ = ["Capture", "CaptureWriter", "convert", "iter_lines", "load_capture"]
+
+StrPath = str | PathLike[str]
+REJECT_COLUMNS: Final = ("line", "raw", "reason")
+REJECTS_FILE: Final = "_rejects.parquet"
+"""Where :func:`convert` keeps the rejects; the ``_`` prefix hides it from dataset readers."""
+_CHUNK: Final = 1 << 20
+
+
+def iter_lines(path: StrPath) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_line)`` for every non-blank line of a ``.jsonl[.gz]`` capture.
+
+    Line numbers start at 1 and count blank lines too, so they match an editor's.
+    """
+    try:
+        with _open_read(Path(path)) as f:
+            for number, line in enumerate(f, 1):
+                stripped = line.strip()
+                if stripped:
+                    yield number, stripped
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise CaptureError(f"cannot read capture: {exc}", path=str(path)) from exc
+
+
+def _open_read(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), _CHUNK)  # type: ignore[arg-type]
+    return open(path, "rb", buffering=_CHUNK)  # noqa: SIM115 - closed by the caller's with
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A loaded capture: per-channel frames in the declared schema, sorted by time.
+
+    Frames are returned as shallow copies: with pandas' copy-on-write a caller may modify what it
+    gets without changing the capture.
+    """
+
+    path: str
+    frames: dict[Channel, pd.DataFrame]
+    rejects: pd.DataFrame
+    control_messages: int = 0
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """The channels that have at least one event in this capture."""
+        return tuple(c for c in CHANNELS if len(self.frames[c]))
+
+    def frame(self, channel: str) -> pd.DataFrame:
+        """The events of ``channel`` (``"monitoring_events"``...) in its declared schema."""
+        try:
+            return self.frames[Channel(channel)].copy(deep=False)
+        except ValueError:
+            raise ValueError(f"unknown channel {channel!r}") from None
+
+    def __len__(self) -> int:
+        return sum(len(f) for f in self.frames.values())
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{c.value}={len(self.frames[c])}" for c in self.channels)
+        return f"<Capture {self.path!r}: {counts or 'empty'}; {len(self.rejects)} rejects>"
+
+
+def load_capture(path: StrPath, *, progress: Callable[[int], None] | None = None) -> Capture:
+    """Load a capture from ``.jsonl``, ``.jsonl.gz`` or a Parquet dataset directory.
+
+    Args:
+        path: the file or directory.
+        progress: called now and then with the number of bytes read so far (for a progress bar).
+
+    Raises:
+        CaptureError: the path cannot be read at all (missing, not gzip, unreadable Parquet).
+            A bad *line* is not an error: it goes to ``Capture.rejects``.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return _load_parquet(p)
+    if not p.exists():
+        raise CaptureError("no such file", path=str(p))
+    rows: dict[Channel, list[tuple[Any, ...]]] = {c: [] for c in CHANNELS}
+    rejects: list[tuple[int, str, str]] = []
+    control = 0
+    for number, raw in _counted(iter_lines(p), p, progress):
+        try:
+            obj = decode(raw)
+            if obj.get("type") not in CHANNEL_OF_TYPE:
+                parse(raw)  # a control line (a recorded ack or pong) must still be valid
+                control += 1
+                continue
+            channel, row = flatten(obj, raw)
+        except InvalidMessage as exc:
+            rejects.append((number, exc.raw, exc.reason))
+            continue
+        rows[channel].append(row)
+    frames = {c: _sorted(to_frame(c, _transpose(rows[c], c))) for c in CHANNELS}
+    return Capture(str(p), frames, _rejects_frame(rejects), control)
+
+
+def _counted(
+    lines: Iterator[tuple[int, bytes]], path: Path, progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, bytes]]:
+    if progress is None:
+        yield from lines
+        return
+    done = 0
+    for item in lines:
+        done += len(item[1]) + 1
+        if item[0] % 10_000 == 0:
+            progress(done)
+        yield item
+    progress(done)
+
+
+def _transpose(rows: list[tuple[Any, ...]], channel: Channel) -> list[tuple[Any, ...]]:
+    return list(zip(*rows, strict=True)) if rows else [() for _ in columns(channel)]
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    if df["timestamp"].is_monotonic_increasing:
+        return df
+    return df.sort_values(["timestamp", "seq"], kind="stable", na_position="last").reset_index(
+        drop=True
+    )
+
+
+def _rejects_frame(rejects: Iterable[tuple[int, str, str]]) -> pd.DataFrame:
+    cols = list(zip(*rejects, strict=True)) or [(), (), ()]
+    return pd.DataFrame({
+        "line": pd.array(cols[0], dtype="Int64"),
+        "raw": pd.array(cols[1], dtype="string"),
+        "reason": pd.array(cols[2], dtype="string"),
+    })
+
+
+# --- Parquet ------------------------------------------------------------------------------
+
+
+def convert(capture: StrPath | Capture, out_dir: StrPath) -> Path:
+    """Write a capture as a Hive-partitioned Parquet dataset: ``out_dir/channel=<name>/``.
+
+    Each channel's directory holds one file in that channel's schema, readable by pyarrow, DuckDB
+    or Dask without our code; the rejects go to ``_rejects.parquet``, which dataset readers skip.
+    :func:`load_capture` of ``out_dir`` gives frames equal to those of the source.
+    """
+    cap = capture if isinstance(capture, Capture) else load_capture(capture)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for channel in CHANNELS:
+            part = out / f"channel={channel.value}"
+            part.mkdir(exist_ok=True)
+            table = pa.Table.from_pandas(cap.frames[channel], preserve_index=False)
+            pq.write_table(table, part / "part-0.parquet", compression="zstd")
+        pq.write_table(
+            pa.Table.from_pandas(cap.rejects, preserve_index=False), out / REJECTS_FILE
+        )
+    except OSError as exc:
+        raise CaptureError(f"cannot write Parquet dataset: {exc}", path=str(out)) from exc
+    return out
+
+
+def _load_parquet(directory: Path) -> Capture:
+    frames: dict[Channel, pd.DataFrame] = {}
+    try:
+        for channel in CHANNELS:
+            part = directory / f"channel={channel.value}"
+            files = sorted(part.glob("*.parquet")) if part.is_dir() else []
+            if not files:
+                frames[channel] = empty_frame(channel)
+                continue
+            table = pa.concat_tables([pq.read_table(f) for f in files])
+            frames[channel] = _sorted(conform(_to_pandas(table), channel))
+        rejects_path = directory / REJECTS_FILE
+        rejects = (
+            pq.read_table(rejects_path).to_pandas() if rejects_path.exists()
+            else _rejects_frame([])
+        )
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise CaptureError(f"cannot read Parquet dataset: {exc}", path=str(directory)) from exc
+    if not any(len(f) for f in frames.values()) and not any(directory.glob("channel=*")):
+        raise CaptureError("not a capture: no channel=<name> directories", path=str(directory))
+    return Capture(str(directory), frames, rejects)
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    list_type = pa.list_(pa.string())
+    return table.to_pandas(
+        types_mapper=lambda t: pd.ArrowDtype(t) if t == list_type else None
+    )
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+class CaptureWriter:
+    """Append raw messages to a capture, one per line; gzip when the name ends in ``.gz``.
+
+    Thread-safe. Flushes at least once a second while messages come (and whenever
+    :meth:`flush_if_due` is called on a timer) and on :meth:`close`. The gzip header carries no
+    time or name, so the same messages always give the same bytes.
+    """
+
+    FLUSH_EVERY: Final = 1.0
+
+    def __init__(self, path: StrPath) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self.written = 0
+        try:
+            self._file: IO[bytes] = self._open()
+        except OSError as exc:
+            raise CaptureError(f"cannot open for writing: {exc}", path=str(self.path)) from exc
+
+    def _open(self) -> IO[bytes]:
+        raw = open(self.path, "wb")  # noqa: SIM115 - owned by this writer, closed in close()
+        if self.path.suffix == ".gz":
+            return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        return raw
+
+    def write(self, message: str | bytes) -> None:
+        """Append one message exactly as received (re-encoded only if it spans lines)."""
+        data = message.encode() if isinstance(message, str) else bytes(message)
+        if b"\n" in data or b"\r" in data:
+            data = orjson.dumps(orjson.loads(data))
+        with self._lock:
+            self._file.write(data + b"\n")
+            self.written += 1
+            if time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
+                self._flush()
+
+    def write_all(self, messages: Iterable[str | bytes]) -> int:
+        """Append many messages; return how many."""
+        count = 0
+        for message in messages:
+            self.write(message)
+            count += 1
+        return count
+
+    def flush_if_due(self) -> None:
+        """Flush if the last flush is a second old; call it on a timer while idle."""
+        with self._lock:
+            if not self._file.closed and time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
+                self._flush()
+
+    def _flush(self) -> None:
+        self._file.flush()
+        if isinstance(self._file, gzip.GzipFile):
+            self._file.fileobj.flush()  # type: ignore[union-attr]
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        with self._lock:
+            if self._file.closed:
+                return
+            fileobj = self._file.fileobj if isinstance(self._file, gzip.GzipFile) else None
+            self._file.close()
+            if fileobj is not None:
+                fileobj.close()
+
+    def __enter__(self) -> CaptureWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CaptureWriter {str(self.path)!r}: {self.written} messages>"
+
+
+def summarize(cap: Capture) -> dict[str, Any]:
+    """What ``openagi-nb inspect`` shows: counts per channel and event, span, nodes, rejects."""
+    events: dict[str, dict[str, int]] = {}
+    starts, ends, nodes = [], [], set()
+    for channel in cap.channels:
+        df = cap.frames[channel]
+        events[channel.value] = {
+            str(k): int(v) for k, v in df["event"].value_counts(sort=False).items() if v
+        }
+        starts.append(df["timestamp"].min())
+        ends.append(df["timestamp"].max())
+        if "node_id" in df:
+            nodes.update(df["node_id"].dropna().unique())
+    return {
+        "path": cap.path,
+        "messages": len(cap),
+        "events": events,
+        "start": min(starts) if starts else None,
+        "end": max(ends) if ends else None,
+        "nodes": sorted(nodes),
+        "rejects": len(cap.rejects),
+        "control_messages": cap.control_messages,
+        "first_rejects": [
+            (int(r.line), str(r.reason)) for r in cap.rejects.head(5).itertuples(index=False)
+        ],
+    }

@@ -1,0 +1,85 @@
+"""The one exception tree of openagi-nb.
+
+Every error the package raises on purpose is an :class:`OpenAGIError`; errors of the libraries we
+call (websocket-client, aiohttp, PyJWT, pyarrow) are translated where we call them, with
+``raise X(...) from exc``::
+
+    OpenAGIError
+    ├── InvalidMessage        (also ValueError)  a frame that is not a valid API message
+    ├── CaptureError          (also OSError)     a capture that cannot be read or written
+    ├── StreamError                              the live stream
+    │   ├── ConnectionFailed                     could not connect, or gave up reconnecting
+    │   └── AuthenticationFailed                 the server refused the token
+    └── ServerConfigError     (also ValueError)  the replay server was configured wrongly
+
+Messages are lower-case fragments that name the bad value (``unknown channel 'nope_events'``) and
+never contain a token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "CaptureError",
+    "ConnectionFailed",
+    "InvalidMessage",
+    "OpenAGIError",
+    "ServerConfigError",
+    "StreamError",
+]
+
+RAW_LIMIT = 1024
+"""How much of a rejected frame is kept (characters): enough to see what was wrong, bounded."""
+
+
+def truncate(raw: str | bytes, limit: int = RAW_LIMIT) -> str:
+    """Return ``raw`` as text cut to ``limit`` characters, marking the cut."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+class OpenAGIError(Exception):
+    """Root of every error openagi-nb raises on purpose."""
+
+
+class InvalidMessage(OpenAGIError, ValueError):
+    """A frame that is not a valid message of the API.
+
+    Attributes:
+        reason: what is wrong, naming the field (``field 'data.value': expected a number``).
+        code: a short machine-readable kind (``bad_json``, ``unknown_type``, ``bad_field``...),
+            the same codes the replay server sends back in its ``error`` messages.
+        raw: the offending frame as text, truncated to 1 KB.
+    """
+
+    def __init__(self, reason: str, *, code: str = "invalid_message", raw: str | bytes = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.raw = truncate(raw)
+
+
+class CaptureError(OpenAGIError, OSError):
+    """A capture that cannot be read or written; says which file and, for a bad line, which line."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+class StreamError(OpenAGIError):
+    """Something went wrong with a live stream."""
+
+
+class ConnectionFailed(StreamError):
+    """The stream could not connect, or gave up reconnecting."""
+
+
+class AuthenticationFailed(StreamError):
+    """The server refused the token (HTTP 401 at the handshake, or close code 4001)."""
+
+
+class ServerConfigError(OpenAGIError, ValueError):
+    """The replay server was given options it cannot run with."""

@@ -1,0 +1,173 @@
+"""``openagi-nb``: the command line, a thin shell over the library.
+
+Each subcommand parses its options, calls one library function and prints; our exceptions become
+one line on stderr and a non-zero exit (1 for a failure, 2 for bad usage), never a traceback.
+This is the only module that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .exceptions import OpenAGIError
+
+__all__ = ["main", "parse_duration"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90"``, ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"`` (for ``--duration``)."""
+    import pandas as pd
+
+    try:
+        seconds = float(text) if text.replace(".", "", 1).isdigit() else (
+            pd.Timedelta(text).total_seconds()
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (try 90s, 10m, 1h)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
+    return seconds
+
+
+@contextmanager
+def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar on a terminal, nothing otherwise; yields ``update(done_so_far)``."""
+    if not sys.stderr.isatty():
+        yield lambda done: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, unit_scale=True, desc=desc, leave=False) as bar:
+        def update(done: int) -> None:
+            bar.update(done - bar.n)
+
+        yield update
+
+
+# --- generate -----------------------------------------------------------------------------
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .server import scenario
+
+    with _progress(None, "msg", "generating") as update:
+        result = scenario.write(
+            args.output, seed=args.seed, duration=args.duration, nodes=args.nodes, progress=update
+        )
+    print(
+        f"wrote {len(result.messages):,} messages, {len(result.incidents)} incidents "
+        f"(seed {args.seed}) to {args.output}"
+    )
+    return 0
+
+
+def _add_generate(sub: Any) -> None:
+    p = sub.add_parser("generate", help="write a seeded scenario capture (deterministic per seed)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="capture path (.jsonl[.gz])")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--duration", type=parse_duration, default=3600.0, help="e.g. 1h, 10m (1h)")
+    p.add_argument("--nodes", type=int, default=25, help="number of nodes (default 25)")
+    p.set_defaults(handler=_generate)
+
+
+# --- inspect ------------------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .capture import load_capture, summarize
+
+    size = args.capture.stat().st_size if args.capture.is_file() else None
+    with _progress(size, "B", "loading") as update:
+        cap = load_capture(args.capture, progress=update)
+    print(_format_summary(summarize(cap)))
+    return 0
+
+
+def _format_summary(info: dict[str, Any]) -> str:
+    lines = [f"capture  {info['path']}", f"messages {info['messages']:,}"]
+    if info["start"] is not None:
+        span = info["end"] - info["start"]
+        lines.append(f"span     {info['start']} .. {info['end']} ({span})")
+    for channel, events in info["events"].items():
+        lines.append(f"{channel:<18} {sum(events.values()):>9,}")
+        lines.extend(f"  {event:<24} {count:>9,}" for event, count in events.items())
+    nodes = info["nodes"]
+    shown = ", ".join(nodes[:8]) + (", ..." if len(nodes) > 8 else "")
+    lines.append(f"nodes    {len(nodes)}" + (f" ({shown})" if nodes else ""))
+    lines.append(f"rejects  {info['rejects']:,}")
+    lines.extend(f"  line {line}: {reason}" for line, reason in info["first_rejects"])
+    if info["control_messages"]:
+        lines.append(f"control messages {info['control_messages']:,}")
+    return "\n".join(lines)
+
+
+def _add_inspect(sub: Any) -> None:
+    p = sub.add_parser("inspect", help="summarise a capture: channels, events, span, rejects")
+    p.add_argument("capture", type=Path, help=".jsonl, .jsonl.gz or Parquet dataset directory")
+    p.set_defaults(handler=_inspect)
+
+
+# --- convert ------------------------------------------------------------------------------
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .capture import convert, load_capture
+
+    size = args.capture.stat().st_size if args.capture.is_file() else None
+    with _progress(size, "B", "loading") as update:
+        cap = load_capture(args.capture, progress=update)
+    out = convert(cap, args.output)
+    print(f"wrote {len(cap):,} events in {len(cap.channels)} channels to {out}/ "
+          f"({len(cap.rejects):,} rejects)")
+    return 0
+
+
+def _add_convert(sub: Any) -> None:
+    p = sub.add_parser("convert", help="write a capture as a Hive-partitioned Parquet dataset")
+    p.add_argument("capture", type=Path, help=".jsonl or .jsonl.gz capture")
+    p.add_argument("-o", "--output", required=True, type=Path, help="output directory")
+    p.set_defaults(handler=_convert)
+
+
+# --- main ---------------------------------------------------------------------------------
+
+PARSERS: list[Callable[[Any], None]] = [_add_generate, _add_inspect, _add_convert]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``openagi-nb`` argument parser with every subcommand."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="openagi-nb", description="Jupyter toolkit for Open-A.G.I event streams."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in PARSERS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``openagi-nb``; return the exit code."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except OpenAGIError as exc:
+        print(f"openagi-nb {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"openagi-nb {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Final
+from typing import IO, Any, BinaryIO, Final
 
 import orjson
 import pandas as pd
@@ -58,8 +58,8 @@ def iter_lines(path: StrPath) -> Iterator[tuple[int, bytes]]:
 
 def _open_read(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return io.BufferedReader(gzip.GzipFile(path, "rb"), _CHUNK)  # type: ignore[arg-type]
-    return open(path, "rb", buffering=_CHUNK)  # noqa: SIM115 - closed by the caller's with
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), _CHUNK)
+    return open(path, "rb", buffering=_CHUNK)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,8 @@ def load_capture(path: StrPath, *, progress: Callable[[int], None] | None = None
     for number, raw in _counted(iter_lines(p), p, progress):
         try:
             obj = decode(raw)
-            if obj.get("type") not in CHANNEL_OF_TYPE:
+            kind = obj.get("type")
+            if not isinstance(kind, str) or kind not in CHANNEL_OF_TYPE:
                 parse(raw)  # a control line (a recorded ack or pong) must still be valid
                 control += 1
                 continue
@@ -218,9 +219,10 @@ def _load_parquet(directory: Path) -> Capture:
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     list_type = pa.list_(pa.string())
-    return table.to_pandas(
+    frame: pd.DataFrame = table.to_pandas(
         types_mapper=lambda t: pd.ArrowDtype(t) if t == list_type else None
     )
+    return frame
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -242,15 +244,14 @@ class CaptureWriter:
         self._last_flush = time.monotonic()
         self.written = 0
         try:
-            self._file: IO[bytes] = self._open()
+            self._raw: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise CaptureError(f"cannot open for writing: {exc}", path=str(self.path)) from exc
-
-    def _open(self) -> IO[bytes]:
-        raw = open(self.path, "wb")  # noqa: SIM115 - owned by this writer, closed in close()
-        if self.path.suffix == ".gz":
-            return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-        return raw
+        self._gzip = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
+            if self.path.suffix == ".gz" else None
+        )
+        self._out: BinaryIO | gzip.GzipFile = self._gzip or self._raw
 
     def write(self, message: str | bytes) -> None:
         """Append one message exactly as received (re-encoded only if it spans lines)."""
@@ -258,7 +259,7 @@ class CaptureWriter:
         if b"\n" in data or b"\r" in data:
             data = orjson.dumps(orjson.loads(data))
         with self._lock:
-            self._file.write(data + b"\n")
+            self._out.write(data + b"\n")
             self.written += 1
             if time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
                 self._flush()
@@ -274,24 +275,22 @@ class CaptureWriter:
     def flush_if_due(self) -> None:
         """Flush if the last flush is a second old; call it on a timer while idle."""
         with self._lock:
-            if not self._file.closed and time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
+            if not self._raw.closed and time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
                 self._flush()
 
     def _flush(self) -> None:
-        self._file.flush()
-        if isinstance(self._file, gzip.GzipFile):
-            self._file.fileobj.flush()  # type: ignore[union-attr]
+        self._out.flush()  # GzipFile.flush() is a zlib sync flush: what is written is readable
+        self._raw.flush()
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
         """Flush and close; safe to call twice."""
         with self._lock:
-            if self._file.closed:
+            if self._raw.closed:
                 return
-            fileobj = self._file.fileobj if isinstance(self._file, gzip.GzipFile) else None
-            self._file.close()
-            if fileobj is not None:
-                fileobj.close()
+            if self._gzip is not None:
+                self._gzip.close()  # writes the gzip trailer; does not close the file it wraps
+            self._raw.close()
 
     def __enter__(self) -> CaptureWriter:
         return self
@@ -309,7 +308,8 @@ class CaptureWriter:
 def summarize(cap: Capture) -> dict[str, Any]:
     """What ``openagi-nb inspect`` shows: counts per channel and event, span, nodes, rejects."""
     events: dict[str, dict[str, int]] = {}
-    starts, ends, nodes = [], [], set()
+    starts, ends = [], []
+    nodes: set[str] = set()
     for channel in cap.channels:
         df = cap.frames[channel]
         events[channel.value] = {
@@ -329,6 +329,7 @@ def summarize(cap: Capture) -> dict[str, Any]:
         "rejects": len(cap.rejects),
         "control_messages": cap.control_messages,
         "first_rejects": [
-            (int(r.line), str(r.reason)) for r in cap.rejects.head(5).itertuples(index=False)
+            (int(line), str(reason))
+            for line, reason in zip(cap.rejects["line"][:5], cap.rejects["reason"][:5], strict=True)
         ],
     }

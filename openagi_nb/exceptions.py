@@ -52,7 +52,9 @@ class InvalidMessage(OpenAGIError, ValueError):
         raw: the offending frame as text, truncated to 1 KB.
     """
 
-    def __init__(self, reason: str, *, code: str = "invalid_message", raw: str | bytes = "") -> None:
+    def __init__(
+        self, reason: str, *, code: str = "invalid_message", raw: str | bytes = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code

@@ -113,6 +113,8 @@ Row = tuple[Any, ...]
 """One value per column of the channel's schema, in order (see :func:`flatten`)."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_MIN: Final = -(2**63) + 1  # datetime64[ns]'s range; its minimum is NaT
+_NS_MAX: Final = 2**63 - 1
 _CHANNEL_MESSAGES: Final = {MessageType.SUBSCRIBE, MessageType.UNSUBSCRIBE,
                             MessageType.SUBSCRIBED, MessageType.UNSUBSCRIBED}
 _KNOWN_TYPES: Final = frozenset(MessageType)
@@ -123,10 +125,13 @@ def decode(raw: str | bytes | bytearray | memoryview) -> dict[str, Any]:
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidMessage(f"invalid JSON: {exc}", code=ErrorCode.BAD_JSON, raw=_text(raw)) from None
+        raise InvalidMessage(
+            f"invalid JSON: {exc}", code=ErrorCode.BAD_JSON, raw=_text(raw)
+        ) from None
     if not isinstance(obj, dict):
         raise InvalidMessage(
-            f"expected a JSON object, got {_json_kind(obj)}", code=ErrorCode.NOT_OBJECT, raw=_text(raw)
+            f"expected a JSON object, got {_json_kind(obj)}", code=ErrorCode.NOT_OBJECT,
+            raw=_text(raw),
         )
     return obj
 
@@ -184,17 +189,18 @@ def flatten(obj: dict[str, Any], raw: str | bytes = "") -> tuple[Channel, Row]:
     (``{"data.region": "eu"}``) so nothing that arrived is dropped. ``raw`` is only quoted in
     errors.
     """
-    channel = CHANNEL_OF_TYPE.get(obj.get("type"))  # type: ignore[arg-type]
+    kind = obj.get("type")
+    channel = CHANNEL_OF_TYPE.get(kind) if isinstance(kind, str) else None
     if channel is None:
         raise InvalidMessage(
-            f"not a data message: type {obj.get('type')!r}", code=ErrorCode.UNKNOWN_TYPE, raw=raw
+            f"not a data message: type {kind!r}", code=ErrorCode.UNKNOWN_TYPE, raw=raw
         )
     layout = _LAYOUTS[channel]
     event = obj.get("event")
     fields = layout.events.get(event) if isinstance(event, str) else None
     if fields is None:
         raise InvalidMessage(
-            f"unknown event {event!r} for {obj['type']}", code=ErrorCode.UNKNOWN_EVENT, raw=raw
+            f"unknown event {event!r} for {kind}", code=ErrorCode.UNKNOWN_EVENT, raw=raw
         )
     data = obj.get("data")
     if not isinstance(data, dict):
@@ -210,10 +216,7 @@ def flatten(obj: dict[str, Any], raw: str | bytes = "") -> tuple[Channel, Row]:
         if not _is_int(seq) or seq < 0:
             raise _bad("seq", "expected a non-negative integer", seq, raw)
         row[0] = seq
-    extra: dict[str, Any] = {}
-    for key, value in obj.items():
-        if key not in _ENVELOPE_KEYS:
-            extra[key] = value
+    extra = {k: v for k, v in obj.items() if k not in _ENVELOPE_KEYS}
     _fill(row, layout, data, (), extra, raw)
     if extra:
         row[-1] = orjson.dumps(extra, option=orjson.OPT_SORT_KEYS).decode()
@@ -227,7 +230,10 @@ def parse_timestamp(value: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    if not _NS_MIN <= ns <= _NS_MAX:
+        raise ValueError(f"timestamp {value!r} is outside 1677-09-22 .. 2262-04-11")
+    return ns
 
 
 def format_timestamp(ns: int) -> str:
@@ -357,7 +363,7 @@ def _convert(
             return value
         raise _bad(_dotted(path, key), "expected a string", value, raw)
     if kind is Kind.FLOAT:
-        if isinstance(value, float) or _is_int(value):
+        if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
             return float(value)
         raise _bad(_dotted(path, key), "expected a number", value, raw)
     if kind is Kind.INT:
@@ -392,14 +398,19 @@ def _check_channel(channel: Any, raw: str | bytes) -> None:
     if not isinstance(channel, str):
         raise _bad("channel", "expected a channel name", channel, raw)
     if channel not in _CHANNEL_NAMES:
-        raise InvalidMessage(f"unknown channel {channel!r}", code=ErrorCode.UNKNOWN_CHANNEL, raw=raw)
+        raise InvalidMessage(
+            f"unknown channel {channel!r}", code=ErrorCode.UNKNOWN_CHANNEL, raw=raw
+        )
 
 
 _CHANNEL_NAMES: Final = frozenset(Channel)
+_I64_MIN: Final = -(2**63)
+_I64_MAX: Final = 2**63 - 1
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A JSON integer that fits Int64 (bools are ints in Python, not in JSON)."""
+    return isinstance(value, int) and not isinstance(value, bool) and _I64_MIN <= value <= _I64_MAX
 
 
 def _dotted(path: tuple[str, ...], key: str) -> str:

@@ -125,7 +125,7 @@ _DTYPES: Final[dict[Kind, Any]] = {
     Kind.LIST: pd.ArrowDtype(pa.list_(pa.string())),
 }
 
-F, I, B, S, T, L = Kind.FLOAT, Kind.INT, Kind.BOOL, Kind.STRING, Kind.TIMESTAMP, Kind.LIST
+F, I, B, S, T, L = Kind.FLOAT, Kind.INT, Kind.BOOL, Kind.STRING, Kind.TIMESTAMP, Kind.LIST  # noqa: E741
 _DECISION = {"action": S, "parameter": S, "value": F}
 Field = Kind | tuple[str, ...] | dict[str, Kind]
 """A data field's declaration: a kind, a closed set of strings, or a nested object of kinds."""
@@ -222,7 +222,7 @@ def dtypes(channel: str) -> dict[str, Any]:
     return {c.name: c.dtype for c in columns(channel)}
 
 
-def _timestamps(values: Sequence[Any]) -> Any:
+def _timestamps(values: Sequence[Any] | np.ndarray[Any, Any]) -> Any:
     if isinstance(values, np.ndarray) and values.dtype == np.int64:
         ints = values
     else:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NamedTuple, NotRequired, TypedDict
 
 import orjson
 
@@ -213,11 +213,15 @@ def flatten(obj: dict[str, Any], raw: str | bytes = "") -> tuple[Channel, Row]:
     row[2] = event
     seq = obj.get("seq")
     if seq is not None:
-        if not _is_int(seq) or seq < 0:
+        if type(seq) is not int or not 0 <= seq <= _I64_MAX:
             raise _bad("seq", "expected a non-negative integer", seq, raw)
         row[0] = seq
-    extra = {k: v for k, v in obj.items() if k not in _ENVELOPE_KEYS}
-    _fill(row, layout, data, (), extra, raw)
+    # 4 envelope keys, 5 with seq: only a longer object can carry keys we do not know
+    extra = (
+        {k: v for k, v in obj.items() if k not in _ENVELOPE_KEYS}
+        if len(obj) > 4 + ("seq" in obj) else {}
+    )
+    _fill(row, layout.slots, data, (), extra, raw)
     if extra:
         row[-1] = orjson.dumps(extra, option=orjson.OPT_SORT_KEYS).decode()
     return channel, tuple(row)
@@ -303,6 +307,29 @@ def data_message(
 _ENVELOPE_KEYS: Final = frozenset({"type", "event", "data", "timestamp", "seq"})
 
 
+class _Slot(NamedTuple):
+    """Where one data field lands in a row, and what it may hold.
+
+    ``fast`` is the exact Python type a valid value usually has (``str`` for strings, ``float``
+    for numbers...) and ``allowed`` the closed set of a category: a value of type ``fast`` (in
+    ``allowed``, when there is one) is stored as it is, the rest goes the slow way through
+    :func:`_convert`, which converts (an ``int`` for a float), parses (timestamps) or refuses.
+    """
+
+    column: int
+    kind: Kind
+    fast: type | None
+    allowed: frozenset[str] | None
+    choices: tuple[str, ...]
+
+
+_FAST_TYPES: Final[dict[Kind, type | None]] = {
+    Kind.STRING: str, Kind.FLOAT: float, Kind.INT: int, Kind.BOOL: bool, Kind.CATEGORY: str,
+    Kind.TIMESTAMP: None, Kind.LIST: None,
+}
+Slots = dict[str, "_Slot | Slots"]
+
+
 class _Layout:
     """Where each data field of a channel lands in a row, precomputed once per channel."""
 
@@ -310,48 +337,42 @@ class _Layout:
         names = [c.name for c in columns(channel)]
         self.width = len(names)
         self.events = CATALOGUE[channel]
-        self.slots: dict[str, tuple[int, Kind, tuple[str, ...]] | _Nested] = {}
+        self.slots: Slots = {}
         for fields in self.events.values():
             for key, field in fields.items():
                 self.slots[key] = self._slot((key,), field, names)
 
-    def _slot(self, path: tuple[str, ...], field: Field, names: list[str]) -> Any:
+    def _slot(self, path: tuple[str, ...], field: Field, names: list[str]) -> _Slot | Slots:
         if isinstance(field, dict):
-            return _Nested({k: self._slot((*path, k), f, names) for k, f in field.items()})
+            return {k: self._slot((*path, k), f, names) for k, f in field.items()}
         index = names.index(column_name(path))
         if isinstance(field, tuple):
-            return (index, Kind.CATEGORY, field)
-        return (index, field, ())
-
-
-class _Nested:
-    __slots__ = ("slots",)
-
-    def __init__(self, slots: dict[str, Any]) -> None:
-        self.slots = slots
+            return _Slot(index, Kind.CATEGORY, str, frozenset(field), field)
+        # ints must also fit Int64, so they always take the checked way
+        return _Slot(index, field, None if field is Kind.INT else _FAST_TYPES[field], None, ())
 
 
 _LAYOUTS: Final = {c: _Layout(c) for c in Channel}
 
 
 def _fill(
-    row: list[Any], layout: _Layout | _Nested, data: dict[str, Any], path: tuple[str, ...],
+    row: list[Any], slots: Slots, data: dict[str, Any], path: tuple[str, ...],
     extra: dict[str, Any], raw: str | bytes,
 ) -> None:
-    slots = layout.slots
     for key, value in data.items():
         slot = slots.get(key)
         if slot is None:
             extra[".".join(("data", *path, key))] = value
         elif value is None:
             continue
-        elif isinstance(slot, _Nested):
-            if not isinstance(value, dict):
+        elif isinstance(slot, dict):
+            if type(value) is not dict:
                 raise _bad(_dotted(path, key), "expected an object", value, raw)
             _fill(row, slot, value, (*path, key), extra, raw)
+        elif type(value) is slot.fast and (slot.allowed is None or value in slot.allowed):
+            row[slot.column] = value
         else:
-            index, kind, allowed = slot
-            row[index] = _convert(kind, allowed, value, path, key, raw)
+            row[slot.column] = _convert(slot.kind, slot.choices, value, path, key, raw)
 
 
 def _convert(

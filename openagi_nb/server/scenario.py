@@ -1,0 +1,144 @@
+"""The seeded scenario generator: a realistic hour of a network, with known incidents.
+
+``openagi-nb generate`` calls :func:`write`; tests and notebooks call :func:`generate` to get
+the messages and the ground truth (:class:`Incident`) without a file. The same seed always gives
+the same messages, byte for byte; another seed gives another hour. Only :func:`write` does I/O.
+
+What the hour holds (DESIGN.md: Captures), each part in its own module:
+
+- ``scenario_plan``: the shared timeline (who is online when, when each incident happens);
+- ``scenario_metrics``: metric series of every node, alerts, degradations, exhaustion;
+- ``scenario_security``: background attacks, the DDoS burst, unblocked intrusions, the
+  expired certificate;
+- ``scenario_consensus``: PBFT proposals, the leader failure and view change, the stuck proposal,
+  the quorum violations;
+- ``scenario_network``: joins, leaves, the partition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from ..capture import CaptureWriter, StrPath
+from ..protocol import DataMessage, data_message, encode, format_timestamp
+from ..schema import CATALOGUE, CHANNEL_OF_TYPE, CHANNELS
+from .scenario_consensus import consensus_events
+from .scenario_metrics import metric_events
+from .scenario_network import network_events
+from .scenario_plan import MIN_DURATION, MIN_NODES, Incident, Sink, make_plan
+from .scenario_security import security_events
+
+__all__ = [
+    "DEFAULT_START", "MIN_DURATION", "MIN_NODES", "Incident", "Scenario", "counts_markdown",
+    "generate", "incidents_markdown", "write",
+]
+
+DEFAULT_START: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+PROGRESS_EVERY: Final = 5000
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A generated scenario: its messages in publishing order (``seq`` 1..N) and the incidents
+    hidden in them, sorted by start."""
+
+    seed: int
+    start: datetime
+    duration: float
+    nodes: tuple[str, ...]
+    messages: list[DataMessage]
+    incidents: list[Incident]
+
+    def counts(self) -> dict[str, Counter[str]]:
+        """Messages per channel and event: ``{"monitoring_events": Counter(...)}``."""
+        out: dict[str, Counter[str]] = {c.value: Counter() for c in CHANNELS}
+        for message in self.messages:
+            out[CHANNEL_OF_TYPE[message["type"]].value][message["event"]] += 1
+        return out
+
+
+def generate(
+    *, seed: int = 7, duration: float = 3600.0, nodes: int = 25, start: datetime = DEFAULT_START
+) -> Scenario:
+    """Generate ``duration`` seconds of ``nodes`` nodes from ``start``, all drawn from ``seed``.
+
+    Raises:
+        ServerConfigError: fewer than :data:`MIN_NODES` nodes or under :data:`MIN_DURATION`
+            seconds: too little room for every incident.
+    """
+    plan = make_plan(seed, duration, nodes)
+    sink = Sink(start)
+    incidents = [
+        *network_events(plan, sink), *metric_events(plan, sink), *security_events(plan, sink),
+        *consensus_events(plan, sink),
+    ]
+    messages = [
+        data_message(channel, event, data, format_timestamp(ns), seq)
+        for seq, (ns, _, channel, event, data) in enumerate(sink.ordered(), 1)
+    ]
+    incidents.sort(key=lambda i: (i.start, i.kind, i.subject))
+    return Scenario(seed, sink.at(0.0), duration, plan.nodes, messages, incidents)
+
+
+def write(
+    path: StrPath, *, seed: int = 7, duration: float = 3600.0, nodes: int = 25,
+    progress: Callable[[int], None] | None = None,
+) -> Scenario:
+    """Generate a scenario (see :func:`generate`) and write it as a capture at ``path``.
+
+    ``.gz`` paths are gzip, with the same bytes for the same seed. ``progress`` is called with
+    the number of messages written so far every :data:`PROGRESS_EVERY` and at the end.
+
+    Raises:
+        ServerConfigError: as :func:`generate`.
+        CaptureError: ``path`` cannot be written.
+    """
+    scenario = generate(seed=seed, duration=duration, nodes=nodes)
+    with CaptureWriter(path) as writer:
+        # The writer's timed flush is a gzip sync flush, which changes the compressed bytes
+        # with the wall clock; one flush at close keeps them a function of the seed alone.
+        writer._last_flush = math.inf
+        for done, message in enumerate(scenario.messages, 1):
+            writer.write(encode(message))
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(done)
+    if progress is not None:
+        progress(len(scenario.messages))
+    return scenario
+
+
+def incidents_markdown(scenario: Scenario) -> str:
+    """The ground truth as a Markdown table (what ``data/README.md`` shows)."""
+    lines = [
+        "| # | kind | channel | start (UTC) | end (UTC) | at | subject | detail |",
+        "|---:|---|---|---|---|---|---|---|",
+    ]
+    for number, i in enumerate(scenario.incidents, 1):
+        offset = (i.start - scenario.start).total_seconds()
+        lines.append(
+            f"| {number} | {i.kind} | {i.channel} | {_iso(i.start)} | "
+            f"{_iso(i.end) if i.end else ''} | +{int(offset // 60):02d}:{offset % 60:06.3f} | "
+            f"{i.subject} | {i.detail} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def counts_markdown(scenario: Scenario) -> str:
+    """Messages per channel and event as a Markdown table, in catalogue order."""
+    counts = scenario.counts()
+    lines = ["| channel | event | messages |", "|---|---|---:|"]
+    for channel in CHANNELS:
+        lines += [f"| {channel.value} | {event} | {counts[channel.value][event]:,} |"
+                  for event in CATALOGUE[channel]]
+        lines.append(f"| **{channel.value}** | all | **{counts[channel.value].total():,}** |")
+    lines.append(f"| **all** | | **{len(scenario.messages):,}** |")
+    return "\n".join(lines) + "\n"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")

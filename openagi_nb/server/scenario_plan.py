@@ -1,0 +1,305 @@
+"""The timeline every part of a generated scenario shares: nodes, who is online when, and when
+each incident happens.
+
+:func:`make_plan` draws it once per seed; the channel modules (``scenario_metrics``,
+``scenario_security``, ``scenario_consensus``, ``scenario_network``) read it and add their
+events to a :class:`Sink`, so a node that is offline sends no metrics, casts no votes and is
+not the leader, whatever channel looks at it. Pure data and arithmetic: no I/O.
+
+Times inside a scenario are seconds (float) since its start; :class:`Sink` turns them into the
+wire's timestamps, rounded to the millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from ..exceptions import ServerConfigError
+from ..protocol import format_timestamp
+from ..schema import Channel
+
+__all__ = [
+    "MIN_DURATION", "MIN_NODES", "Incident", "Leave", "Plan", "Sink", "make_plan", "rng_for",
+]
+
+MIN_NODES: Final = 16
+"""Enough nodes for every incident to have its own node and for a partition to cost quorum."""
+MIN_DURATION: Final = 1200.0
+"""Enough time (seconds) for every incident to happen once, apart from the others."""
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One thing an analyst should find in a scenario: the ground truth, with exact times.
+
+    ``start``/``end`` are times of messages in the capture (``end`` is ``None`` for a single
+    event), except where ``detail`` says otherwise.
+    """
+
+    kind: str
+    channel: str
+    start: datetime
+    end: datetime | None
+    subject: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    """A node going away: offline from ``offline_at``; the network says ``node_left`` at
+    ``left_at`` (later for a timeout); back at ``rejoin`` (``None``: not within the scenario)."""
+
+    node: str
+    offline_at: float
+    left_at: float
+    reason: str
+    rejoin: float | None
+
+
+@dataclass(frozen=True)
+class Partition:
+    """``nodes`` cut off from the rest in ``[start, end)``; reported at ``detected_at``."""
+
+    partition_id: str
+    start: float
+    detected_at: float
+    end: float
+    nodes: tuple[str, ...]
+    detected_by: str
+
+
+@dataclass(frozen=True)
+class LeaderFailure:
+    """The primary of ``old_view`` stops at ``at``; the view changes at ``view_change``."""
+
+    at: float
+    view_change: float
+    old_view: int
+    old_leader: str
+    new_leader: str
+
+
+@dataclass(frozen=True)
+class Spike:
+    """``samples`` consecutive samples of ``metric`` on ``node`` above threshold from ``at``."""
+
+    node: str
+    metric: str
+    at: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """When and where everything happens; see :func:`make_plan`."""
+
+    seed: int
+    duration: float
+    nodes: tuple[str, ...]
+    view0: int
+    late_joins: tuple[tuple[str, float], ...]
+    leaves: tuple[Leave, ...]
+    leader: LeaderFailure
+    partition: Partition
+    breach: tuple[str, float, float, float]
+    """node, climb start, crossing, last time above (memory_usage)."""
+    spikes: tuple[Spike, ...]
+    ddos: tuple[float, float]
+    """start, length (seconds)."""
+    unblocked: tuple[float, ...]
+    certificate: tuple[str, float]
+    stuck: float
+
+    @property
+    def faulty(self) -> int:
+        """``f``: the Byzantine faults the validator set tolerates (PBFT: n >= 3f + 1)."""
+        return (len(self.nodes) - 1) // 3
+
+    @property
+    def quorum(self) -> int:
+        """Votes the prepare and commit phases need: ``2f + 1``."""
+        return 2 * self.faulty + 1
+
+    def offline_spans(self, node: str) -> Iterator[tuple[float, float]]:
+        """The ``[from, to)`` spans in which ``node`` is not on the network."""
+        for late, joined in self.late_joins:
+            if late == node:
+                yield 0.0, joined
+        for leave in self.leaves:
+            if leave.node == node:
+                yield leave.offline_at, math.inf if leave.rejoin is None else leave.rejoin
+
+    def online(self, node: str, t: float) -> bool:
+        """Whether ``node`` is on the network at ``t``."""
+        return not any(a <= t < b for a, b in self.offline_spans(node))
+
+    def partitioned(self, node: str, t: float) -> bool:
+        """Whether ``node`` is cut off from the majority at ``t``."""
+        p = self.partition
+        return p.start <= t < p.end and node in p.nodes
+
+    def reporting(self, node: str, t: float) -> bool:
+        """Whether the rest of the network hears from ``node`` at ``t``."""
+        return self.online(node, t) and not self.partitioned(node, t)
+
+    def reachable(self, t: float) -> int:
+        """How many validators the primary can reach at ``t`` (the most votes a phase gets)."""
+        return sum(self.reporting(n, t) for n in self.nodes)
+
+    def leader_down(self, t: float) -> bool:
+        """Whether ``t`` falls between the primary's failure and the view change."""
+        return self.leader.at <= t < self.leader.view_change
+
+    def view_at(self, t: float) -> int:
+        """The PBFT view in force at ``t``."""
+        return self.view0 if t < self.leader.view_change else self.view0 + 1
+
+
+class Sink:
+    """Collects events in any order; :meth:`ordered` gives them by time (ties in insertion
+    order), which is what makes the output the same for the same seed."""
+
+    def __init__(self, start: datetime) -> None:
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        delta = start - EPOCH
+        self.t0_ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+        self.rows: list[tuple[int, int, Channel, str, dict[str, Any]]] = []
+
+    def ns(self, t: float) -> int:
+        """Scenario time ``t`` (seconds) as integer nanoseconds, rounded to the millisecond."""
+        return self.t0_ns + round(t * 1000) * 1_000_000
+
+    def stamp(self, t: float) -> str:
+        """Scenario time ``t`` as the wire's ISO 8601 text."""
+        return format_timestamp(self.ns(t))
+
+    def at(self, t: float) -> datetime:
+        """Scenario time ``t`` as an aware UTC datetime (what :class:`Incident` holds)."""
+        return EPOCH + timedelta(microseconds=self.ns(t) // 1000)
+
+    def clock(self, t: float) -> str:
+        """Scenario time ``t`` as ``HH:MM:SS.mmm`` (UTC), for incident details."""
+        return self.at(t).strftime("%H:%M:%S.%f")[:-3]
+
+    def add(self, t: float, channel: Channel, event: str, data: dict[str, Any]) -> None:
+        """Record ``event`` of ``channel`` at scenario time ``t``."""
+        self.rows.append((self.ns(t), len(self.rows), channel, event, data))
+
+    def ordered(self) -> list[tuple[int, int, Channel, str, dict[str, Any]]]:
+        """The events sorted by time, ties kept in the order they were added."""
+        return sorted(self.rows, key=lambda row: (row[0], row[1]))
+
+
+def rng_for(seed: int, part: str) -> random.Random:
+    """An independent random stream per part, so a change in one part moves nothing else."""
+    return random.Random(f"openagi-nb:{seed}:{part}")
+
+
+def address(node: str) -> str:
+    """A node's overlay address: ``node_07`` -> ``node07.onion`` (the spec's example form)."""
+    return node.replace("_", "") + ".onion"
+
+
+def make_plan(seed: int, duration: float, nodes: int) -> Plan:
+    """Draw the timeline of a scenario: roles, outages and incident times, all from ``seed``.
+
+    Raises:
+        ServerConfigError: fewer than :data:`MIN_NODES` nodes or a duration under
+            :data:`MIN_DURATION` seconds (the incidents would not fit apart).
+    """
+    if nodes < MIN_NODES:
+        raise ServerConfigError(f"nodes must be at least {MIN_NODES}, got {nodes}")
+    if not duration >= MIN_DURATION:
+        raise ServerConfigError(f"duration must be at least {MIN_DURATION:.0f} s, got {duration}")
+    rng = rng_for(seed, "plan")
+    width = max(2, len(str(nodes)))
+    names = tuple(f"node_{i:0{width}d}" for i in range(1, nodes + 1))
+    return _Drawer(rng, duration, names).plan(seed)
+
+
+class _Drawer:
+    """Draws a :class:`Plan` step by step; each incident sits in its own slice of the hour."""
+
+    def __init__(self, rng: random.Random, duration: float, names: tuple[str, ...]) -> None:
+        self.rng, self.duration, self.names = rng, duration, names
+
+    def at(self, lo: float, hi: float) -> float:
+        """A time between fractions ``lo`` and ``hi`` of the duration."""
+        return self.rng.uniform(lo, hi) * self.duration
+
+    def plan(self, seed: int) -> Plan:
+        rng, n = self.rng, len(self.names)
+        view0 = rng.randint(2, 9)
+        old_leader, new_leader = self.names[view0 % n], self.names[(view0 + 1) % n]
+        pool = [x for x in self.names if x not in (old_leader, new_leader)]
+        rng.shuffle(pool)
+        breach, graceful, banned, flaky, cert = pool[:5]
+        spike_nodes, late = pool[5:9], pool[9 : 11 if n >= 20 else 10]
+        leader = self.leader_failure(view0, old_leader, new_leader)
+        leaves = (*self.leaves(graceful, banned, flaky), self.leader_leave(leader))
+        draft = Plan(
+            seed, self.duration, self.names, view0,
+            tuple((node, self.at(0.02, 0.08)) for node in late), leaves, leader,
+            Partition("", 0.0, 0.0, 0.0, (), ""), self.breach(breach), self.spikes(spike_nodes),
+            (self.at(0.30, 0.36), rng.uniform(100.0, 140.0)),
+            tuple(sorted(self.at(0.10, 0.95) for _ in range(rng.randint(3, 4)))),
+            (cert, self.at(0.45, 0.50)), 0.0,
+        )
+        partition = self.partition(draft, excluded={new_leader, breach, *spike_nodes})
+        stuck = max(self.at(0.80, 0.85), partition.end + 30.0)
+        return replace(draft, partition=partition, stuck=stuck)
+
+    def leader_failure(self, view0: int, old: str, new: str) -> LeaderFailure:
+        at = self.at(0.55, 0.58)
+        return LeaderFailure(at, at + self.rng.uniform(10.0, 15.0), view0, old, new)
+
+    def leader_leave(self, leader: LeaderFailure) -> Leave:
+        rejoin = leader.at + self.rng.uniform(0.08, 0.10) * self.duration
+        return Leave(leader.old_leader, leader.at, leader.at + self.rng.uniform(30.0, 40.0),
+                     "timeout", rejoin)
+
+    def leaves(self, graceful: str, banned: str, flaky: str) -> tuple[Leave, ...]:
+        rng = self.rng
+        g_at = self.at(0.22, 0.25)
+        b_at = self.at(0.62, 0.66)
+        f_at = self.at(0.88, 0.90)
+        f_back = f_at + rng.uniform(120.0, 180.0)
+        return (
+            Leave(graceful, g_at, g_at, "graceful", g_at + rng.uniform(0.15, 0.18) * self.duration),
+            Leave(banned, b_at, b_at, "banned", None),
+            Leave(flaky, f_at, f_at + rng.uniform(30.0, 40.0), "timeout",
+                  f_back if f_back < self.duration - 10.0 else None),
+        )
+
+    def breach(self, node: str) -> tuple[str, float, float, float]:
+        climb = self.at(0.10, 0.12)
+        cross = climb + self.rng.uniform(0.05, 0.07) * self.duration
+        return node, climb, cross, cross + self.rng.uniform(0.22, 0.26) * self.duration
+
+    def spikes(self, nodes: list[str]) -> tuple[Spike, ...]:
+        slots = ((0.06, 0.14), (0.30, 0.40), (0.46, 0.54), (0.86, 0.95))
+        metrics = ("cpu_usage", "network_latency_ms", "error_rate")
+        return tuple(
+            Spike(node, self.rng.choice(metrics), self.at(lo, hi), self.rng.choice((1, 2)))
+            for node, (lo, hi) in zip(nodes, slots, strict=True)
+        )
+
+    def partition(self, draft: Plan, excluded: set[str]) -> Partition:
+        """Cut off just enough nodes that the rest fall one or two votes short of quorum."""
+        rng = self.rng
+        start = self.at(0.70, 0.74)
+        end = start + rng.uniform(80.0, 110.0)
+        up = [x for x in self.names if draft.online(x, start) and draft.online(x, end)]
+        cut = len(up) - draft.quorum + 1 + rng.randint(0, 1)
+        candidates = [x for x in up if x not in excluded]
+        detected_by = rng.choice(candidates)
+        candidates.remove(detected_by)
+        cut_off = tuple(sorted(rng.sample(candidates, min(cut, (len(up) - 1) // 2))))
+        return Partition("partition_001", start, start + rng.uniform(2.0, 6.0), end, cut_off,
+                         detected_by)

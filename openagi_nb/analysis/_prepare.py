@@ -1,0 +1,132 @@
+"""Checking and preparing the frames the analysis functions receive.
+
+Every analysis function takes a channel's frame in the declared schema (``schema.to_frame``), as
+``Capture.frame`` and ``EventStream.frame`` give it. These helpers check that the columns a
+function reads are there, select the events it is about, and turn the columns it computes on into
+NumPy arrays, so that each function is a few vectorised steps over arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from ..schema import SEVERITIES
+
+UTC_NS: Final = pd.DatetimeTZDtype("ns", "UTC")
+SEVERITY: Final = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
+NAT: Final = np.iinfo(np.int64).min
+"""How ``NaT`` reads as an int64 nanosecond count."""
+
+Duration = str | timedelta | pd.Timedelta
+"""A length of time as the user types it: ``"2min"``, ``timedelta(seconds=30)``..."""
+
+
+def require(df: pd.DataFrame, names: Iterable[str], who: str) -> None:
+    """Raise ``ValueError`` if ``df`` lacks a column ``who`` reads (a frame of another channel)."""
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise ValueError(f"{who}: frame has no column {', '.join(map(repr, missing))}")
+
+
+def events(df: pd.DataFrame, names: Sequence[str], needed: Iterable[str], who: str) -> pd.DataFrame:
+    """The rows of ``df`` whose ``event`` is one of ``names`` and whose ``timestamp`` is known."""
+    cols = ["timestamp", "event", *needed]
+    require(df, cols, who)
+    mask = df["event"].isin(names).to_numpy(bool) & df["timestamp"].notna().to_numpy(bool)
+    return df.loc[mask]
+
+
+def duration(value: Duration, name: str) -> pd.Timedelta:
+    """``value`` as a non-negative ``Timedelta``, or ``ValueError`` naming the argument."""
+    try:
+        result = pd.Timedelta(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: not a duration: {value!r}") from None
+    if pd.isna(result) or result < pd.Timedelta(0):
+        raise ValueError(f"{name}: expected a duration >= 0, got {value!r}")
+    return result
+
+
+def positive(value: Duration, name: str) -> pd.Timedelta:
+    """``value`` as a strictly positive ``Timedelta`` (a window length)."""
+    result = duration(value, name)
+    if result == pd.Timedelta(0):
+        raise ValueError(f"{name}: expected a duration > 0, got {value!r}")
+    return result
+
+
+def severity(value: str, name: str) -> str:
+    """``value`` checked against the severity scale."""
+    if value not in SEVERITIES:
+        raise ValueError(f"{name}: unknown severity {value!r} (expected one of {SEVERITIES})")
+    return value
+
+
+def nanoseconds(series: pd.Series) -> np.ndarray:
+    """A timestamp column as int64 nanoseconds since the epoch (UTC); ``NaT`` as :data:`NAT`.
+
+    Accepts the declared ``datetime64[ns, UTC]`` and, for frames built elsewhere, other units
+    and naive timestamps (taken as UTC).
+    """
+    index = pd.DatetimeIndex(series)
+    if index.tz is None:
+        index = index.tz_localize("UTC")
+    return np.asarray(index.as_unit("ns").asi8, dtype=np.int64)
+
+
+def stamps(ns: np.ndarray) -> pd.DatetimeIndex:
+    """int64 nanoseconds back to UTC timestamps."""
+    raw = np.asarray(ns, dtype=np.int64).view("datetime64[ns]")
+    return pd.DatetimeIndex(raw).tz_localize("UTC")
+
+
+def floats(series: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for NA."""
+    return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def order_key(df: pd.DataFrame) -> np.ndarray:
+    """A tie-breaker for events with the same timestamp: ``seq``, then arrival order.
+
+    Missing ``seq`` sorts last, so a stable sort keeps the frame's own order among them.
+    """
+    if "seq" not in df.columns:
+        return np.zeros(len(df), dtype=np.int64)
+    return np.asarray(
+        df["seq"].to_numpy(dtype=np.float64, na_value=np.inf), dtype=np.float64
+    )
+
+
+def group_codes(df: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Integer codes for the combinations of ``keys``, and the key values of each code.
+
+    Faster than grouping on string columns again and again: factorise once, then sort and reduce
+    on integers. Codes number the combinations in order of first appearance; rows with a missing
+    key get -1.
+    """
+    combined = np.zeros(len(df), dtype=np.int64)
+    valid = np.ones(len(df), dtype=bool)
+    uniques = []
+    for key in keys:
+        key_codes, key_uniques = pd.factorize(df[key], use_na_sentinel=True)
+        valid &= key_codes >= 0
+        combined = combined * max(len(key_uniques), 1) + key_codes
+        uniques.append(key_uniques)
+    codes = np.full(len(df), -1, dtype=np.int64)
+    dense, combos = pd.factorize(combined[valid])
+    codes[valid] = dense
+    return codes, _decode(np.asarray(combos, dtype=np.int64), uniques, keys)
+
+
+def _decode(combos: np.ndarray, uniques: list[Any], keys: Sequence[str]) -> pd.DataFrame:
+    out: dict[str, Any] = {}
+    for key, key_uniques in zip(reversed(keys), reversed(uniques), strict=True):
+        size = max(len(key_uniques), 1)
+        out[key] = key_uniques.take(combos % size)
+        combos = combos // size
+    return pd.DataFrame({k: out[k] for k in keys})

@@ -37,6 +37,7 @@ class HasFrames(Protocol):
 
 
 Source = HasFrames | Mapping[str, pd.DataFrame]
+Frames = dict[Channel, pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def incidents(
     """
     chosen = _Settings(for_, clear, window, min_events, min_severity, stuck_after,
                        tuple(leave_reasons))
-    parts = [detect(_frame(source, channel), chosen) for channel, detect in _DETECTORS.items()]
+    frames = {channel: _frame(source, channel) for channel in Channel}
+    parts = [detect(frames, chosen) for detect in _DETECTORS]
     found = [p for p in parts if len(p)]
     if not found:
         return _table([], [], [], [], [])
@@ -123,7 +125,8 @@ def _rows(channel: Channel, kind: str, time: pd.Series, subject: Any, detail: An
     return _table(time.array, [channel.value] * n, [kind] * n, subject, detail)
 
 
-def _monitoring(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
+def _monitoring(frames: Frames, s: _Settings) -> pd.DataFrame:
+    df = frames[Channel.MONITORING]
     found = breaches(df, for_=s.for_, clear=s.clear)
     # one line per episode: a handful of rows, so plain formatting is fine
     detail = [
@@ -135,7 +138,8 @@ def _monitoring(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
     return _rows(Channel.MONITORING, "breach", found["start"], subject, detail)
 
 
-def _security(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
+def _security(frames: Frames, s: _Settings) -> pd.DataFrame:
+    df = frames[Channel.SECURITY]
     hot = bursts(df, s.window, s.min_events)
     burst = _rows(Channel.SECURITY, "burst", hot["start"], hot["attack_type"].fillna("attacks"), [
         f"{e} attack events in {_span(b - a)} from {n} sources ({ips})"
@@ -159,7 +163,8 @@ def _security(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
     return pd.concat([burst, intrusion, cert], ignore_index=True)
 
 
-def _consensus(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
+def _consensus(frames: Frames, s: _Settings) -> pd.DataFrame:
+    df = frames[Channel.CONSENSUS]
     views = view_changes(df)
     view = _rows(Channel.CONSENSUS, "view_change", views["timestamp"],
                  views["new_leader"].fillna("unknown leader"), [
@@ -180,14 +185,17 @@ def _consensus(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
     return pd.concat([view, proposal], ignore_index=True)
 
 
-def _network(df: pd.DataFrame, s: _Settings) -> pd.DataFrame:
+def _network(frames: Frames, s: _Settings) -> pd.DataFrame:
+    df = frames[Channel.NETWORK]
     cut = partitions(df)
     part = _rows(Channel.NETWORK, "partition", cut["start"], cut["partition_id"].fillna("?"), [
         f"{n} nodes cut off ({', '.join(nodes)}), detected by {d}"
         for n, nodes, d in zip(cut["size"], cut["nodes"], cut["detected_by"].fillna("?"),
                                strict=True)
     ])
-    steps = membership(df)
+    # the network channel only announces changes; the nodes sending metrics were there too
+    seen = frames[Channel.MONITORING]["node_id"].dropna().unique()
+    steps = membership(df, initial=seen)
     gone = steps.loc[(steps["change"] == "left").to_numpy(bool)
                      & steps["reason"].isin(s.leave_reasons).to_numpy(bool)]
     left = _rows(Channel.NETWORK, "node_left", gone["timestamp"], gone["node_id"], [
@@ -207,9 +215,6 @@ def _span(delta: pd.Timedelta) -> str:
     return f"{minutes}min {sec}s" if minutes else f"{sec}s"
 
 
-_DETECTORS: Final[dict[Channel, Callable[[pd.DataFrame, _Settings], pd.DataFrame]]] = {
-    Channel.MONITORING: _monitoring,
-    Channel.SECURITY: _security,
-    Channel.CONSENSUS: _consensus,
-    Channel.NETWORK: _network,
-}
+_DETECTORS: Final[tuple[Callable[[Frames, _Settings], pd.DataFrame], ...]] = (
+    _monitoring, _security, _consensus, _network,
+)

@@ -191,7 +191,9 @@ def anomalies(
       residual times 1.2533 stands in, and a flat series that jumps scores +-inf.
 
     A sample is reported when ``|score| >= z`` and its window held at least ``min_samples``
-    samples (there is no baseline before that).
+    samples with residuals (a sample's residual needs one sample before it), so a series is
+    scored from about its ``min_samples + 1``-th sample on. Windows of 20 samples or more give
+    stable scores; with fewer, expect more false alarms or raise ``z``.
 
     Args:
         df: a ``monitoring_events`` frame (``metric_update`` rows with node, metric and value).
@@ -234,18 +236,23 @@ def _robust_scores(
     """Trailing median, MAD and score of each sample of group- and time-sorted arrays."""
     index = stamps(t)
 
-    def trailing(x: np.ndarray) -> Any:
+    def trailing(x: np.ndarray, least: int) -> Any:
         # the groupby result comes back ordered by group code then time, which is the order of
         # the (already sorted) input, so ``to_numpy`` lines up with ``codes``
         return pd.Series(x, index=index).groupby(codes, sort=True).rolling(
-            span, closed="left", min_periods=min_samples
+            span, closed="left", min_periods=least
         )
 
-    median = trailing(value).median().to_numpy(np.float64)
-    residual = value - median
+    # every sample with some history gets a residual; a score needs min_samples of both
+    history = trailing(value, 1)
+    baseline = history.median().to_numpy(np.float64)
+    residual = value - baseline
     spread = np.abs(residual)
-    mad = trailing(spread).median().to_numpy(np.float64)
-    mean_ad = trailing(spread).mean().to_numpy(np.float64)
+    mad = trailing(spread, min_samples).median().to_numpy(np.float64)
+    mean_ad = trailing(spread, min_samples).mean().to_numpy(np.float64)
+    enough = history.count().to_numpy(np.float64) >= min_samples
+    median = np.where(enough, baseline, np.nan)
+    residual = np.where(enough, residual, np.nan)
     scale = np.where(mad > 0, MAD_SCALE * mad, MEAN_AD_SCALE * mean_ad)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = residual / scale

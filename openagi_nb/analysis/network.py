@@ -8,6 +8,7 @@ letting the count go below zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 import numpy as np
@@ -21,30 +22,38 @@ CHANGE: Final = pd.CategoricalDtype(["joined", "left"])
 _MEMBERSHIP_EVENTS: Final = {"node_joined": "joined", "node_left": "left"}
 
 
-def membership(df: pd.DataFrame) -> pd.DataFrame:
+def membership(df: pd.DataFrame, *, initial: Iterable[str] = ()) -> pd.DataFrame:
     """Every join and leave, with the number of active nodes right after it (a step series).
 
     A node is active from a ``node_joined`` until a ``node_left``; a repeated join (or leave)
-    changes nothing. Nodes whose first event here is a leave were active at the start and are
-    counted from it. Rows without a ``node_id`` are skipped.
+    changes nothing. The network only announces changes, so the count needs to know who was
+    there before the frame began: a node whose first event here is a leave was active; one
+    whose first event is a join was not; and ``initial`` names the nodes known to be active
+    otherwise (say, every node seen in the monitoring frame) — those with no join or leave here
+    add to the count throughout. Rows without a ``node_id`` are skipped.
+
+    Args:
+        df: a ``network_events`` frame.
+        initial: nodes active before the frame's first event, as far as known.
 
     Returns:
         ``timestamp``, ``node_id``, ``change`` (category joined/left), ``reason`` (for leaves:
         graceful, timeout, banned), ``active_nodes``; by time (then ``seq``).
     """
-    return _steps(df)[0]
+    return _steps(df, initial)[0]
 
 
-def _steps(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _steps(df: pd.DataFrame, initial: Iterable[str]) -> tuple[pd.DataFrame, int]:
     """:func:`membership` and the number of nodes active before its first row."""
     rows = events(df, list(_MEMBERSHIP_EVENTS), ["node_id", "reason"], "membership")
     rows = rows.loc[rows["node_id"].notna().to_numpy(bool)]
     rows = rows.iloc[np.lexsort((order_key(rows), nanoseconds(rows["timestamp"])))]
-    codes, _ = group_codes(rows, ["node_id"])
+    codes, keys = group_codes(rows, ["node_id"])
     joined = (rows["event"] == "node_joined").to_numpy(bool)
     state = joined.astype(np.int64)
     before = _previous_state(codes, state)
-    at_start = int(np.sum(before[_first_of_node(codes)]))
+    silent = set(initial) - set(keys["node_id"].dropna())
+    at_start = int(np.sum(before[_first_of_node(codes)])) + len(silent)
     table = pd.DataFrame({
         "timestamp": rows["timestamp"].array,
         "node_id": rows["node_id"].astype("string").array,
@@ -78,19 +87,20 @@ def _previous_state(codes: np.ndarray, state: np.ndarray) -> np.ndarray:
     return before
 
 
-def churn(df: pd.DataFrame, freq: str = "10min") -> pd.DataFrame:
+def churn(df: pd.DataFrame, freq: str = "10min", *, initial: Iterable[str] = ()) -> pd.DataFrame:
     """Joins and leaves per time bin, and how many nodes were active at each bin's end.
 
     Args:
         df: a ``network_events`` frame.
         freq: the bin width (``"10min"``, ``"1h"``).
+        initial: as for :func:`membership`.
 
     Returns:
         Indexed by bin start (every bin from the first join/leave to the last): ``joined``,
         ``left`` (counts of events), ``net`` (change of ``active_nodes`` over the bin),
         ``active_nodes`` (at the bin's end).
     """
-    steps, at_start = _steps(df)
+    steps, at_start = _steps(df, initial)
     by_time = steps.set_index("timestamp")
     change = by_time["change"]
     active = by_time["active_nodes"].resample(freq).last().ffill().fillna(at_start)

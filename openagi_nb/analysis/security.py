@@ -32,14 +32,8 @@ __all__ = ["audit", "bursts", "certificates", "timeline", "top_sources", "unbloc
 
 ATTACKS: Final = ("intrusion_detected", "attack_blocked")
 SOURCED: Final = (*ATTACKS, "suspicious_activity")
-SHOWN_IPS: Final = 5
+SHOWN_IPS: Final = 10
 """How many of a burst's source IPs ``bursts`` names (the most active ones)."""
-
-
-def _is_blocked(rows: pd.DataFrame) -> np.ndarray:
-    flag: np.ndarray = rows["blocked"].to_numpy(dtype=bool, na_value=False)
-    blocked: np.ndarray = (rows["event"] == "attack_blocked").to_numpy(bool) | flag
-    return blocked
 
 
 def _is_unblocked(rows: pd.DataFrame) -> np.ndarray:
@@ -64,16 +58,17 @@ def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
         n: how many sources to return; ``None`` for all.
 
     Returns:
-        ``source_ip``, ``events``, ``blocked``, ``unblocked`` (intrusions not known to be
-        blocked), ``attack_types`` (sorted, comma-separated), ``max_severity`` (ordered
-        category), ``first_seen``, ``last_seen``; most events first, then the most recent.
+        ``source_ip``, ``events``, ``blocked`` (``attack_blocked`` events), ``unblocked``
+        (intrusions not known to be blocked), ``attack_types`` (sorted, comma-separated),
+        ``max_severity`` (ordered category), ``first_seen``, ``last_seen``; most events first,
+        then the most recent.
     """
     rows = events(df, SOURCED, ["source_ip", "attack_type", "blocked", "severity"], "top_sources")
     rows = rows.loc[rows["source_ip"].notna().to_numpy(bool)]
     stats = pd.DataFrame({
         "source_ip": rows["source_ip"].astype("string").to_numpy(object),
         "events": 1,
-        "blocked": _is_blocked(rows).astype(np.int64),
+        "blocked": (rows["event"] == "attack_blocked").to_numpy(np.int64),
         "unblocked": _is_unblocked(rows).astype(np.int64),
         "severity": rows["severity"].astype(SEVERITY).cat.codes.to_numpy(np.int64),
         "first_seen": nanoseconds(rows["timestamp"]),
@@ -138,7 +133,9 @@ def bursts(df: pd.DataFrame, window: Duration = "1min", min_events: int = 100) -
     Use it to find a DDoS or a scan among the background of attacks. The window slides over
     the attack events (not fixed bins, so a burst across a minute boundary is not split): every
     window of length ``window`` ending at an event and holding ``min_events`` or more is hot,
-    and overlapping hot windows merge into one burst, from its first event to its last.
+    and overlapping hot windows merge into one burst. A hot window also catches the background
+    events just before the surge, so a burst is then reported from the first to the last event
+    of its main attack type (the most frequent one): its start and end are the surge's own.
 
     Args:
         df: a ``security_events`` frame (``intrusion_detected`` and ``attack_blocked`` read).
@@ -146,31 +143,44 @@ def bursts(df: pd.DataFrame, window: Duration = "1min", min_events: int = 100) -
         min_events: the fewest events in a window for it to be hot.
 
     Returns:
-        ``start``, ``end``, ``events`` (attack events in the burst), ``attack_type`` (the most
-        frequent), ``sources`` (distinct source IPs), ``source_ips`` (the up to 5 most active,
-        comma-separated); by start.
+        ``start``, ``end``, ``events`` (attack events of any type from start to end),
+        ``attack_type`` (the main one), ``sources`` (how many source IPs sent the main type),
+        ``source_ips`` (the up to 10 most active of them, comma-separated); by start.
     """
     span = positive(window, "window").value
     if min_events < 1:
         raise ValueError(f"min_events: expected at least 1, got {min_events!r}")
     rows = _time_sorted(events(df, ATTACKS, ["attack_type", "source_ip"], "bursts"))
     t = nanoseconds(rows["timestamp"])
+    first, last = _hot_ranges(t, span, min_events)
+    label = _labels(len(t), first, last)
+    caught = label >= 0
+    inside = rows.loc[caught].assign(burst=label[caught], position=np.flatnonzero(caught))
+    main = _mode(inside, "attack_type", len(first))
+    wanted = pd.Series(main).take(inside["burst"].to_numpy()).to_numpy(object)
+    core = inside.loc[(inside["attack_type"].to_numpy(object) == wanted) | pd.isna(wanted)]
+    by_burst = core.groupby("burst")
+    begin = by_burst["position"].min().reindex(range(len(first))).to_numpy(np.int64)
+    finish = by_burst["position"].max().reindex(range(len(first))).to_numpy(np.int64)
+    return pd.DataFrame({
+        "start": stamps(t[begin]),
+        "end": stamps(t[finish]),
+        "events": (finish - begin + 1).astype(np.int64),
+        "attack_type": pd.array(main, dtype="string"),
+        "sources": by_burst["source_ip"].nunique().reindex(range(len(first)), fill_value=0)
+        .to_numpy(np.int64),
+        "source_ips": pd.array(_top_ips(core, len(first)), dtype="string"),
+    })
+
+
+def _hot_ranges(t: np.ndarray, span: int, min_events: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index of each run of overlapping hot windows over sorted times ``t``."""
     left = np.searchsorted(t, t - span, side="left")
     ends = np.flatnonzero(np.arange(len(t)) - left + 1 >= min_events)
-    new = np.concatenate(([True], left[ends[1:]] > ends[:-1])) if len(ends) else ends.astype(bool)
-    first = left[ends[new]]
-    last = ends[np.concatenate((new[1:], [True]))] if len(ends) else ends
-    label = _labels(len(t), first, last)
-    inside = rows.loc[label >= 0].assign(burst=label[label >= 0])
-    return pd.DataFrame({
-        "start": stamps(t[first]),
-        "end": stamps(t[last]),
-        "events": (last - first + 1).astype(np.int64),
-        "attack_type": pd.array(_mode(inside, "attack_type", len(first)), dtype="string"),
-        "sources": inside.groupby("burst")["source_ip"].nunique()
-        .reindex(range(len(first)), fill_value=0).to_numpy(np.int64),
-        "source_ips": pd.array(_top_ips(inside, len(first)), dtype="string"),
-    })
+    if not len(ends):
+        return ends, ends
+    new = np.concatenate(([True], left[ends[1:]] > ends[:-1]))
+    return left[ends[new]], ends[np.concatenate((new[1:], [True]))]
 
 
 def _labels(size: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:

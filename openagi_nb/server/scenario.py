@@ -28,14 +28,14 @@ from ..capture import CaptureWriter, StrPath
 from ..protocol import DataMessage, data_message, encode, format_timestamp
 from ..schema import CATALOGUE, CHANNEL_OF_TYPE, CHANNELS
 from .scenario_consensus import consensus_events
-from .scenario_metrics import metric_events
+from .scenario_metrics import SPECS, metric_events
 from .scenario_network import network_events
 from .scenario_plan import MIN_DURATION, MIN_NODES, Incident, Sink, make_plan
 from .scenario_security import security_events
 
 __all__ = [
     "DEFAULT_START", "MIN_DURATION", "MIN_NODES", "Incident", "Scenario", "counts_markdown",
-    "generate", "incidents_markdown", "write",
+    "generate", "incidents_markdown", "metrics_markdown", "write",
 ]
 
 DEFAULT_START: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -137,6 +137,13 @@ def counts_markdown(scenario: Scenario) -> str:
                   for event in CATALOGUE[channel]]
         lines.append(f"| **{channel.value}** | all | **{counts[channel.value].total():,}** |")
     lines.append(f"| **all** | | **{len(scenario.messages):,}** |")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_markdown() -> str:
+    """The metrics every node reports, with their thresholds, as a Markdown table."""
+    lines = ["| metric | threshold (warning above) | critical at or above |", "|---|---:|---:|"]
+    lines += [f"| {s.name} | {s.threshold} | {s.critical} |" for s in SPECS]
     return "\n".join(lines) + "\n"
 
 

@@ -50,7 +50,8 @@ class _Run:
     """What the proposals leave behind for the incidents."""
 
     violations: list[tuple[float, _Proposal, str, int, int, int]] = field(default_factory=list)
-    restarted: list[str] = field(default_factory=list)
+    restarted: dict[str, bool] = field(default_factory=dict)
+    """Proposal id -> whether it had a phase in the old view (else it waited for the new)."""
 
 
 def consensus_events(plan: Plan, sink: Sink) -> list[Incident]:
@@ -101,15 +102,16 @@ def _run(rng: random.Random, plan: Plan, sink: Sink, p: _Proposal, run: _Run) ->
         "proposal_id": p.pid, "proposer": p.proposer, "data": dict(p.decision),
         "consensus_round": p.round,
     })
-    step = 0
+    step, phases = 0, 0
     t += _delay(rng, 0)
     while step < len(PHASES):
         if t >= plan.duration:
             return
         if plan.leader_down(t):
-            run.restarted.append(p.pid)
+            run.restarted[p.pid] = phases > 0
             t, step = plan.leader.view_change + rng.uniform(0.2, 0.6), 0
             continue
+        phases += 1
         votes, quorum = _votes(rng, plan, p, PHASES[step], t)
         view = plan.view_at(t)
         sink.add(t, CON, "consensus_phase", {
@@ -157,14 +159,16 @@ def _execute(rng: random.Random, sink: Sink, p: _Proposal, t: float) -> None:
 
 def _leader_incident(plan: Plan, sink: Sink, run: _Run) -> Incident:
     leader = plan.leader
-    restarted = sorted(set(run.restarted))
+    old, new = leader.old_view, leader.old_view + 1
+    started = ", ".join(pid for pid, begun in run.restarted.items() if begun)
+    waited = ", ".join(pid for pid, begun in run.restarted.items() if not begun)
     return Incident(
         "leader_failure", CON.value, sink.at(leader.at), sink.at(leader.view_change),
         leader.old_leader,
-        f"primary of view {leader.old_view} goes silent at start; view_change "
-        f"{leader.old_view}->{leader.old_view + 1} at end, new leader {leader.new_leader}, "
-        f"reason leader_timeout; in flight and re-proposed in view {leader.old_view + 1}: "
-        f"{', '.join(restarted)}",
+        f"primary of view {old} goes silent at start; view_change {old}->{new} at end, new "
+        f"leader {leader.new_leader}, reason leader_timeout; begun in view {old} and "
+        f"re-proposed in view {new}: {started or 'none'}; held until view {new}: "
+        f"{waited or 'none'}",
     )
 
 

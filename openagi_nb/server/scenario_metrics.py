@@ -176,7 +176,8 @@ def _spike(
     return Incident(
         "metric_spike", MON.value, sink.at(first), sink.at(end), spike.node,
         f"{spike.metric} up to {max(values[k:k + spike.samples])} above {spec.threshold} for "
-        f"{spike.samples} sample(s), {end - first:.0f} s: not a breach with a 2 min 'for'",
+        f"{spike.samples} sample{'s' if spike.samples > 1 else ''} ({end - first:.0f} s): not a "
+        "breach with a 2 min 'for'",
     )
 
 

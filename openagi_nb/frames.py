@@ -1,0 +1,416 @@
+"""LiveFrame: a bounded columnar buffer of one channel's events, read as pandas snapshots.
+
+The receive thread appends flattened rows (``protocol.flatten``); notebook code and widgets take
+:meth:`LiveFrame.snapshot` (the whole window) or :meth:`LiveFrame.since` (what is new) from any
+thread. Rows are kept in preallocated numpy columns laid out as a ring, in the channel's declared
+schema (``schema.columns``):
+
+- timestamps and integers as ``int64`` with ``INT64_MIN`` for NA (the NaT bit pattern);
+- floats as ``float64`` (NaN for NA); booleans and category codes as ``int8`` (-1 for NA);
+- strings as ``int32`` codes into a per-column dictionary, so a ``node_id`` repeated a million
+  times costs 4 bytes a row and a snapshot converts each distinct string once (Arrow ``take``);
+- lists (``network_partition.nodes``) as Python objects.
+
+Appends are batched: a row goes to a short pending list and is written to the columns in blocks,
+or as soon as a reader asks, so readers always see every appended row. One lock guards the
+columns; a snapshot holds it only to copy the live slots, and converts to pandas after.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from itertools import repeat
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .schema import Channel, Column, Kind, columns
+
+__all__ = ["LiveFrame", "Window"]
+
+Window = int | str | timedelta | pd.Timedelta
+"""A row count (``1_000_000``) or a time span relative to the newest event (``"15min"``)."""
+
+INT64_MIN: Final = int(np.iinfo(np.int64).min)
+INT64_MAX: Final = int(np.iinfo(np.int64).max)
+_BATCH: Final = 1024
+_ARROW_STRING: Final = pa.large_string()  # what pandas' string dtype holds: no cast later
+_FIRST_CAPACITY: Final = 4096
+_UNSEEN: Final = -2
+
+
+class _Strings:
+    """The dictionary of one string column: distinct values and their codes, compacted when it
+    holds many more values than the live rows can reference."""
+
+    __slots__ = ("arrow", "codes", "generation", "values")
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self.codes: dict[Any, int] = {None: -1}
+        self.generation = 0
+        self.arrow: tuple[int, int, pa.Array] = (-1, 0, pa.array([], _ARROW_STRING))
+
+    def encode(self, values: Sequence[Any]) -> np.ndarray:
+        """Codes of ``values`` (-1 for None), adding the values not seen before."""
+        codes = np.fromiter(map(self.codes.get, values, repeat(_UNSEEN)), np.int32, len(values))
+        if _UNSEEN in codes:
+            for i in np.flatnonzero(codes == _UNSEEN).tolist():
+                codes[i] = self._add(values[i])
+        return codes
+
+    def _add(self, value: Any) -> int:
+        code = self.codes.get(value)
+        if code is None:
+            if not isinstance(value, str):
+                raise TypeError(f"expected a string, got {value!r}")
+            code = self.codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def compact(self, live: np.ndarray) -> np.ndarray:
+        """Keep only the values ``live`` codes use; return ``live`` recoded."""
+        used, inverse = np.unique(live, return_inverse=True)
+        has_na = bool(len(used)) and used[0] < 0
+        kept = used[1:] if has_na else used
+        self.values = [self.values[i] for i in kept]
+        self.codes = {None: -1, **{v: i for i, v in enumerate(self.values)}}
+        self.generation += 1
+        return (inverse - 1 if has_na else inverse).astype(np.int32)
+
+    def dictionary(self, values: list[str], generation: int, n: int) -> pa.Array:
+        """The first ``n`` values as Arrow strings, converting only what is new since last time
+        (called outside the lock with the ``values`` list and length read under it)."""
+        gen, done, arrow = self.arrow
+        if gen != generation or done > n:
+            arrow, done = pa.array([], _ARROW_STRING), 0
+        if done < n:
+            arrow = pa.concat_arrays([arrow, pa.array(values[done:n], _ARROW_STRING)])
+            self.arrow = (generation, n, arrow)
+        return arrow
+
+
+class _Store:
+    """How one column is held (``dtype``), encoded from row values and decoded to pandas."""
+
+    def __init__(self, column: Column) -> None:
+        self.column = column
+        self.kind = column.kind
+        self.strings = _Strings() if column.kind is Kind.STRING else None
+        self.lookup: dict[Any, int] = {None: -1}
+        if column.kind is Kind.CATEGORY:
+            self.lookup.update({c: i for i, c in enumerate(column.categories)})
+        elif column.kind is Kind.BOOL:
+            self.lookup.update({False: 0, True: 1})
+        self.dtype = np.dtype(_STORAGE[column.kind])
+
+    def encode(self, values: Sequence[Any]) -> np.ndarray:
+        kind = self.kind
+        if kind is Kind.FLOAT:
+            return np.array(values, dtype=np.float64)
+        if kind is Kind.INT or kind is Kind.TIMESTAMP:
+            try:
+                return np.array(values, dtype=np.int64)
+            except TypeError:  # NA among them
+                return np.array([INT64_MIN if v is None else v for v in values], dtype=np.int64)
+        if kind is Kind.CATEGORY or kind is Kind.BOOL:
+            return np.fromiter(map(self.lookup.__getitem__, values), np.int8, len(values))
+        if self.strings is not None:
+            return self.strings.encode(values)
+        out = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):  # item by item: numpy would nest equal-length lists
+            out[i] = None if value is None else tuple(value)
+        return out
+
+    def decode(self, data: np.ndarray, strings: tuple[list[str], int, int] | None) -> Any:
+        kind = self.kind
+        if kind is Kind.FLOAT:
+            return data
+        if kind is Kind.INT:
+            return pd.arrays.IntegerArray(data, data == INT64_MIN)
+        if kind is Kind.TIMESTAMP:
+            return pd.array(data.view("datetime64[ns]"), copy=False).tz_localize("UTC")
+        if kind is Kind.CATEGORY:
+            return pd.Categorical.from_codes(data, dtype=self.column.dtype)
+        if kind is Kind.BOOL:
+            return pd.arrays.BooleanArray(data == 1, data < 0)
+        if self.strings is not None and strings is not None:
+            return pd.array(self._strings(data, *strings), dtype=self.column.dtype)
+        lists = pa.array(data, type=pa.list_(pa.string()), from_pandas=True)
+        return pd.array(lists, dtype=self.column.dtype)
+
+    def _strings(self, codes: np.ndarray, values: list[str], generation: int, n: int) -> Any:
+        missing = codes < 0
+        if missing.all():
+            return pa.nulls(len(codes), _ARROW_STRING)
+        assert self.strings is not None
+        dictionary = self.strings.dictionary(values, generation, n)
+        indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
+        return dictionary.take(indices)
+
+
+_STORAGE: Final = {
+    Kind.FLOAT: "float64", Kind.INT: "int64", Kind.TIMESTAMP: "int64", Kind.BOOL: "int8",
+    Kind.CATEGORY: "int8", Kind.STRING: "int32", Kind.LIST: "object",
+}
+
+
+def _window(window: Window) -> tuple[int | None, int | None]:
+    """``(max_rows, span_ns)`` of a window, or ``ValueError`` naming it."""
+    if isinstance(window, bool):
+        raise ValueError(f"invalid window {window!r}")
+    if isinstance(window, int):
+        if window < 1:
+            raise ValueError(f"window must be at least 1 row, got {window}")
+        return window, None
+    try:
+        span = pd.Timedelta(window)
+    except (ValueError, TypeError):
+        raise ValueError(f"invalid window {window!r}: expected rows or a time span") from None
+    if pd.isna(span) or span <= pd.Timedelta(0):
+        raise ValueError(f"window must be a positive time span, got {window!r}")
+    return None, int(span.value)
+
+
+class LiveFrame:
+    """The newest events of one channel, bounded by rows or by time, in the declared schema.
+
+    Thread-safe: one thread (the stream's) appends, any thread reads. ``snapshot()`` and
+    ``Capture.frame()`` of the same messages are equal, column for column and dtype for dtype.
+
+    Args:
+        channel: ``"monitoring_events"``...
+        window: keep at most this many rows (an ``int``), or the events no older than this span
+            before the newest event's timestamp (``"15min"``, a ``timedelta``).
+        max_rows: with a time window, also keep at most this many rows (default: no limit).
+    """
+
+    def __init__(self, channel: str, window: Window = 1_000_000, *,
+                 max_rows: int | None = None) -> None:
+        self.channel = Channel(channel)
+        self.window = window
+        rows, self._span = _window(window)
+        if max_rows is not None and max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self._max_rows = rows if rows is not None else max_rows
+        self._stores = [_Store(c) for c in columns(self.channel)]
+        self._width = len(self._stores)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Any, ...]] = []
+        self._capacity = min(_FIRST_CAPACITY, self._max_rows or _FIRST_CAPACITY)
+        self._data = [np.empty(self._capacity, s.dtype) for s in self._stores]
+        self._head = 0  # physical slot of the oldest live row
+        self._count = 0  # live rows
+        self._total = 0  # rows ever appended: the version
+        self._newest = INT64_MIN  # newest event timestamp seen (ns)
+        self.dropped = 0
+        """Rows refused when written (a value the column cannot hold); 0 for rows from
+        ``protocol.flatten``, which validates them."""
+
+    # --- writing (the stream's thread) ---------------------------------------------------
+
+    def append(self, row: tuple[Any, ...]) -> None:
+        """Add one row as ``protocol.flatten`` gives it (one value per declared column, already
+        validated: the hot path checks nothing more than the width).
+
+        Raises:
+            ValueError: the row has the wrong width; nothing is added then.
+        """
+        if len(row) != self._width:
+            raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
+        with self._lock:
+            pending = self._pending
+            pending.append(row)
+            if len(pending) >= _BATCH:
+                self._commit()
+
+    def extend(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Add many rows (see :meth:`append`); all are checked before any is added."""
+        batch = [tuple(r) for r in rows]
+        for row in batch:
+            if len(row) != self._width:
+                raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
+        with self._lock:
+            self._pending.extend(batch)
+            self._commit()
+
+    def _commit(self) -> None:
+        """Write the pending rows into the columns (lock held)."""
+        rows, self._pending = self._pending, []
+        appended = len(rows)
+        if self._max_rows is not None and appended > self._max_rows:
+            rows = rows[-self._max_rows:]
+        try:
+            encoded = self._encode(rows)
+        except (TypeError, ValueError, OverflowError, KeyError):  # a row not from flatten
+            valid = [row for row in rows if self._encodes(row)]
+            self.dropped += len(rows) - len(valid)
+            appended -= len(rows) - len(valid)
+            rows = valid
+            encoded = self._encode(rows) if rows else []
+        self._total += appended
+        m = len(rows)
+        if not m:
+            return
+        self._make_room(m)
+        tail = (self._head + self._count) % self._capacity
+        for data, values in zip(self._data, encoded, strict=True):
+            self._put(data, tail, values)
+        self._count += m
+        self._newest = max(self._newest, int(encoded[1].max()))
+        if self._span is not None:
+            self._evict(self._leading_older(self._newest - self._span))
+        self._compact_strings()
+
+    def _encode(self, rows: list[tuple[Any, ...]]) -> list[np.ndarray]:
+        cols = list(zip(*rows, strict=True))
+        return [store.encode(values) for store, values in zip(self._stores, cols, strict=True)]
+
+    def _encodes(self, row: tuple[Any, ...]) -> bool:
+        """Whether one row can be stored (only asked when a batch could not be)."""
+        try:
+            self._encode([row])
+        except (TypeError, ValueError, OverflowError, KeyError):
+            return False
+        return True
+
+    def _make_room(self, m: int) -> None:
+        needed = self._count + m
+        if needed > self._capacity and self._capacity != self._max_rows:
+            limit = self._max_rows or needed
+            self._resize(min(max(2 * self._capacity, needed), max(limit, needed)))
+        if needed > self._capacity:
+            self._evict(needed - self._capacity)
+
+    def _resize(self, capacity: int) -> None:
+        self._data = [self._grown(data, capacity) for data in self._data]
+        self._head, self._capacity = 0, capacity
+
+    def _grown(self, data: np.ndarray, capacity: int) -> np.ndarray:
+        out = np.empty(capacity, data.dtype)
+        out[:self._count] = self._live(data)
+        return out
+
+    def _evict(self, n: int) -> None:
+        n = min(n, self._count)
+        if n:
+            for data in self._data:
+                if data.dtype == object:  # let evicted lists go now, not when overwritten
+                    self._set(data, self._head, n, None)
+            self._head = (self._head + n) % self._capacity
+            self._count -= n
+
+    def _put(self, data: np.ndarray, start: int, values: np.ndarray) -> None:
+        """Write ``values`` into the ring from physical slot ``start``, wrapping at the end."""
+        first = min(len(values), self._capacity - start)
+        data[start:start + first] = values[:first]
+        data[:len(values) - first] = values[first:]
+
+    def _set(self, data: np.ndarray, start: int, n: int, value: Any) -> None:
+        first = min(n, self._capacity - start)
+        data[start:start + first] = value
+        data[:n - first] = value
+
+    def _leading_older(self, cutoff: int) -> int:
+        """How many of the oldest rows are older than ``cutoff``: probes grow geometrically, so
+        the cost follows the number evicted, not the window."""
+        stamps, k, step = self._data[1], 0, 64
+        while k < self._count:
+            start = (self._head + k) % self._capacity
+            chunk = stamps[start:start + min(step, self._count - k, self._capacity - start)]
+            older = chunk < cutoff
+            if not older.all():
+                return k + int(np.argmin(older))
+            k += len(chunk)
+            step *= 2
+        return k
+
+    def _compact_strings(self) -> None:
+        """Drop dictionary values no live row uses once they outnumber the rows well: each
+        pass is O(rows) and follows at least as many new values, so appends stay O(1)."""
+        for store, data in zip(self._stores, self._data, strict=True):
+            strings = store.strings
+            if strings is not None and len(strings.values) > 2 * self._count + 4096:
+                self._put(data, self._head, strings.compact(self._live(data)))
+
+    def _live(self, data: np.ndarray, skip: int = 0) -> np.ndarray:
+        """A copy of the live rows of one column, oldest first, from logical row ``skip``."""
+        start = (self._head + skip) % self._capacity
+        n = self._count - skip
+        if start + n <= self._capacity:
+            return data[start:start + n].copy()
+        return np.concatenate((data[start:], data[:start + n - self._capacity]))
+
+    # --- reading (any thread) ------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        """How many rows were ever appended: compare with the last one seen to know whether a
+        view needs a refresh (evictions only happen when rows are appended)."""
+        with self._lock:
+            self._commit()
+            return self._total
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._commit()
+            return self._count
+
+    def snapshot(self) -> pd.DataFrame:
+        """The rows in the window as a new DataFrame in the declared schema, sorted by time.
+
+        Safe while appends continue: it sees a consistent set of whole rows.
+        """
+        return self._frame(*self._copy(0))
+
+    def since(self, version: int) -> tuple[int, pd.DataFrame]:
+        """The rows appended after ``version`` that are still in the window, and the version
+        they bring the caller to: pass it to the next call to get only what is new."""
+        return self._copy_since(version)
+
+    def _copy_since(self, version: int) -> tuple[int, pd.DataFrame]:
+        with self._lock:
+            self._commit()
+            oldest = self._total - self._count
+            skip = min(max(version, oldest) - oldest, self._count)
+            copied = self._copy_locked(skip)
+            now = self._total
+        return now, self._frame(*copied)
+
+    def _copy(self, skip: int) -> tuple[list[np.ndarray], list[Any], int]:
+        with self._lock:
+            self._commit()
+            return self._copy_locked(skip)
+
+    def _copy_locked(self, skip: int) -> tuple[list[np.ndarray], list[Any], int]:
+        data = [self._live(d, skip) for d in self._data]
+        strings = [None if s.strings is None else
+                   (s.strings.values, s.strings.generation, len(s.strings.values))
+                   for s in self._stores]
+        return data, strings, self._newest
+
+    def _frame(self, data: list[np.ndarray], strings: list[Any], newest: int) -> pd.DataFrame:
+        stamps = data[1]
+        if not bool(np.all(stamps[1:] >= stamps[:-1])):
+            data = self._in_order(data, newest)
+        return pd.DataFrame({
+            store.column.name: store.decode(d, s)
+            for store, d, s in zip(self._stores, data, strings, strict=True)
+        }, copy=False)
+
+    def _in_order(self, data: list[np.ndarray], newest: int) -> list[np.ndarray]:
+        """Late rows: sort as ``Capture.frame`` does (time, then seq with NA last, stable) and,
+        with a time window, drop the late rows it no longer covers."""
+        stamps, seq = data[1], data[0]
+        order = np.lexsort((np.where(seq == INT64_MIN, INT64_MAX, seq), stamps))
+        if self._span is not None:
+            order = order[stamps[order] >= newest - self._span]
+        return [d[order] for d in data]
+
+    def __repr__(self) -> str:
+        return (f"<LiveFrame {self.channel.value}: {self._count + len(self._pending)} rows, "
+                f"window={self.window!r}>")

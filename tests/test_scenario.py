@@ -108,24 +108,35 @@ def test_progress_reports_messages_written(tmp_path):
     assert len(seen) >= len(sc.messages) // scenario.PROGRESS_EVERY
 
 
-@pytest.mark.parametrize(("nodes", "duration"), [(scenario.MIN_NODES - 1, 3600.0), (25, 600.0)])
+@pytest.mark.parametrize(("nodes", "duration"), [
+    (scenario.MIN_NODES - 1, 3600.0), (25, scenario.MIN_DURATION - 1),
+])
 def test_too_small_a_scenario_is_refused(nodes, duration):
     with pytest.raises(ServerConfigError):
         scenario.generate(nodes=nodes, duration=duration)
 
 
-@pytest.mark.parametrize(("seed", "nodes", "duration"), [(1, 16, SHORT), (2, 40, 2400.0)])
-def test_other_sizes_hold_every_incident_kind(seed, nodes, duration):
-    sc = scenario.generate(seed=seed, nodes=nodes, duration=duration)
+@pytest.mark.parametrize(("seed", "nodes", "duration"), [
+    (1, scenario.MIN_NODES, SHORT), (2, 40, 2400.0), (10, 50, scenario.MIN_DURATION),
+])
+def test_other_sizes_hold_every_incident(seed, nodes, duration, tmp_path):
+    sc = scenario.write(tmp_path / "s.jsonl.gz", seed=seed, nodes=nodes, duration=duration)
     assert {i.kind for i in sc.incidents} == {
         "metric_breach", "metric_spike", "ddos_burst", "unblocked_intrusion",
         "certificate_expired", "leader_failure", "stuck_proposal", "network_partition",
         "node_left", "quorum_violation",
     }
-    assert len(sc.nodes) == nodes
-    assert protocol.parse_timestamp(sc.messages[-1]["timestamp"]) < (
-        protocol.parse_timestamp(sc.messages[0]["timestamp"]) + int(duration * 1e9)
+    cap = load_capture(tmp_path / "s.jsonl.gz")
+    assert cap.frame("monitoring_events").node_id.nunique() == nodes
+    span = cap.frame("monitoring_events").timestamp
+    assert span.max() - span.min() < pd.Timedelta(seconds=duration)
+    assert_metric_runs_are_the_incidents(sc, cap)
+    (stuck,) = kinds(sc, "stuck_proposal")
+    con = cap.frame("consensus_events")
+    unexecuted = set(con.proposal_id.dropna()) - set(
+        con[con.event == "decision_executed"].proposal_id
     )
+    assert unexecuted == {stuck.subject}
 
 
 # --- the messages ---------------------------------------------------------------------------
@@ -187,20 +198,25 @@ def test_breach_stays_above_threshold_for_its_span(sc, cap):
 
 
 def test_spikes_are_short_and_only_the_breach_lasts_two_minutes(sc, cap):
-    spikes = kinds(sc, "metric_spike")
-    assert len(spikes) >= 3
+    assert len(kinds(sc, "metric_spike")) >= 3
+    assert_metric_runs_are_the_incidents(sc, cap)
+
+
+def assert_metric_runs_are_the_incidents(sc: Scenario, cap: Capture) -> None:
+    """Every run of samples above threshold is an incident: the one run of 2 minutes or more is
+    the breach, every other run is a spike shorter than a minute."""
     df = cap.frame("monitoring_events").query("event == 'metric_update'")
-    runs = {
-        (node, metric): above_runs(group)
-        for (node, metric), group in df.groupby(["node_id", "metric"], observed=True)
-    }
-    found = [(key, run) for key, rs in runs.items() for run in rs]
+    found = [
+        (key, run)
+        for key, group in df.groupby(["node_id", "metric"], observed=True)
+        for run in above_runs(group)
+    ]
     (breach,) = kinds(sc, "metric_breach")
     assert [key for key, run in found if run[1] - run[0] >= FOR] == [
         (breach.subject, "memory_usage")
     ]
     short = sorted((run[0], key[0], run[1]) for key, run in found if run[1] - run[0] < FOR)
-    assert short == sorted((s.start, s.subject, s.end) for s in spikes)
+    assert short == sorted((s.start, s.subject, s.end) for s in kinds(sc, "metric_spike"))
     assert all(end - start < pd.Timedelta(minutes=1) for start, _, end in short)
 
 

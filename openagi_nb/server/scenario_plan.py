@@ -29,7 +29,7 @@ __all__ = [
 
 MIN_NODES: Final = 16
 """Enough nodes for every incident to have its own node and for a partition to cost quorum."""
-MIN_DURATION: Final = 1200.0
+MIN_DURATION: Final = 600.0
 """Enough time (seconds) for every incident to happen once, apart from the others."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -280,7 +280,8 @@ class _Drawer:
     def breach(self, node: str) -> tuple[str, float, float, float]:
         climb = self.at(0.10, 0.12)
         cross = climb + self.rng.uniform(0.05, 0.07) * self.duration
-        return node, climb, cross, cross + self.rng.uniform(0.22, 0.26) * self.duration
+        # at least 2.5 min above, so that a 2 min 'for' sees it even in the shortest scenario
+        return node, climb, cross, cross + max(self.rng.uniform(0.22, 0.26) * self.duration, 150.0)
 
     def spikes(self, nodes: list[str]) -> tuple[Spike, ...]:
         slots = ((0.06, 0.14), (0.30, 0.40), (0.46, 0.54), (0.86, 0.95))

@@ -76,11 +76,11 @@ def proposals(
         "data_value": "value", "timestamp": "submitted_at",
     })
     decided = _first(rows, "decision_executed", {
-        "decision_action": "action", "decision_parameter": "parameter",
-        "decision_value": "value", "executed_at": "executed_at", "timestamp": "decided_seen",
+        "decision_action": "action_d", "decision_parameter": "parameter_d",
+        "decision_value": "value_d", "executed_at": "executed_at", "timestamp": "decided_seen",
     })
     decided["executed_at"] = decided["executed_at"].fillna(decided.pop("decided_seen"))
-    table = submitted.join(_phases(rows), how="outer").join(decided, how="outer", rsuffix="_d")
+    table = submitted.join(_phases(rows), how="outer").join(decided, how="outer")
     for column in ("action", "parameter", "value"):
         table[column] = table[column].fillna(table.pop(column + "_d"))
     return _finish(table, rows, now, limit)

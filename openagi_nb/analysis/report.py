@@ -34,6 +34,7 @@ class AuditReport:
     Attributes:
         start, end: the time span of the events (``None`` when there are none).
         events: how many events of each type.
+        min_severity: the lowest severity ``unblocked`` reports.
         top_sources, unblocked, bursts, timeline, certificates: the tables of the functions of
             the same names.
     """
@@ -41,6 +42,7 @@ class AuditReport:
     start: pd.Timestamp | None
     end: pd.Timestamp | None
     events: dict[str, int]
+    min_severity: str
     top_sources: pd.DataFrame = field(repr=False)
     unblocked: pd.DataFrame = field(repr=False)
     bursts: pd.DataFrame = field(repr=False)
@@ -56,20 +58,20 @@ class AuditReport:
         """One sentence per kind of finding, for the top of the report."""
         sources = self.top_sources
         lines = [
-            f"{sum(self.events.values())} security events from {_when(self.start)} to "
-            f"{_when(self.end)}.",
-            f"{len(self.unblocked)} unblocked intrusions at or above the reported severity.",
-            f"{len(self.bursts)} bursts of attack traffic.",
-            f"{len(self.certificates)} expired certificates.",
+            f"Events: {sum(self.events.values())}, from {_when(self.start)} to "
+            f"{_when(self.end)}",
+            f"Unblocked intrusions ({self.min_severity} or above): {len(self.unblocked)}",
+            f"Bursts of attack traffic: {len(self.bursts)}",
+            f"Expired certificates: {len(self.certificates)}",
         ]
         if len(sources):
             top = sources.iloc[0]
-            lines.append(f"Most active source: {top['source_ip']} ({top['events']} events).")
+            lines.append(f"Most active source: {top['source_ip']} ({top['events']} events)")
         return lines
 
     def to_markdown(self, max_rows: int = 50) -> str:
         """The report as Markdown: findings, then each table (at most ``max_rows`` rows each)."""
-        parts = [f"# {TITLE}", "", *(f"- {line}" for line in self.findings())]
+        parts = [f"# {TITLE}", "", *(f"- {_escape(line)}" for line in self.findings())]
         for name, heading in SECTIONS.items():
             table, note = _shown(self._display(name), max_rows)
             parts += ["", f"## {heading}", "", markdown_table(table)]
@@ -156,4 +158,6 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Cell text that can neither break the table nor inject HTML (Markdown renders HTML, and
+    the cells hold what the network sent)."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")

@@ -295,6 +295,7 @@ def audit(
         start=stamp.min() if len(stamp) else None,
         end=stamp.max() if len(stamp) else None,
         events={str(k): int(v) for k, v in counts.items() if v},
+        min_severity=min_severity,
         top_sources=top_sources(df, n),
         unblocked=unblocked(df, min_severity),
         bursts=bursts(df, window, min_events),

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from os import PathLike
@@ -28,6 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import bulk
+from .bulk import decode_block
 from .exceptions import CaptureError, InvalidMessage
 from .protocol import decode, flatten, parse
 from .schema import CHANNEL_OF_TYPE, CHANNELS, Channel, columns, conform, empty_frame, to_frame
@@ -39,6 +43,7 @@ REJECT_COLUMNS: Final = ("line", "raw", "reason")
 REJECTS_FILE: Final = "_rejects.parquet"
 """Where :func:`convert` keeps the rejects; the ``_`` prefix hides it from dataset readers."""
 _CHUNK: Final = 1 << 20
+_BLOCK: Final = 4 << 20
 
 
 def iter_lines(path: StrPath) -> Iterator[tuple[int, bytes]]:
@@ -46,13 +51,28 @@ def iter_lines(path: StrPath) -> Iterator[tuple[int, bytes]]:
 
     Line numbers start at 1 and count blank lines too, so they match an editor's.
     """
+    for first, block in iter_blocks(path):
+        for number, line in enumerate(block.split(b"\n"), first):
+            stripped = line.strip()
+            if stripped:
+                yield number, stripped
+
+
+def iter_blocks(path: StrPath) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(first_line_number, block)``: the capture's bytes in blocks of whole lines."""
     try:
         with _open_read(Path(path)) as f:
-            for number, line in enumerate(f, 1):
-                stripped = line.strip()
-                if stripped:
-                    yield number, stripped
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            first, rest = 1, b""
+            while chunk := f.read(_BLOCK):
+                chunk = rest + chunk
+                cut = chunk.rfind(b"\n") + 1
+                block, rest = chunk[:cut], chunk[cut:]
+                if block:
+                    yield first, block[:-1]
+                    first += block.count(b"\n")
+            if rest:
+                yield first, rest
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise CaptureError(f"cannot read capture: {exc}", path=str(path)) from exc
 
 
@@ -111,10 +131,32 @@ def load_capture(path: StrPath, *, progress: Callable[[int], None] | None = None
         return _load_parquet(p)
     if not p.exists():
         raise CaptureError("no such file", path=str(p))
-    rows: dict[Channel, list[tuple[Any, ...]]] = {c: [] for c in CHANNELS}
+    parts: dict[Channel, list[pa.Table | pd.DataFrame]] = {c: [] for c in CHANNELS}
     rejects: list[tuple[int, str, str]] = []
-    control = 0
-    for number, raw in _counted(iter_lines(p), p, progress):
+    control = done = 0
+    for first, block in iter_blocks(p):
+        decoded = decode_block(block)
+        if decoded is None:
+            decoded, control = _decode_lines(block, first, rejects, control)
+        for channel, part in decoded.items():
+            if len(part):
+                parts[channel].append(part)
+        done += len(block) + 1
+        if progress is not None:
+            progress(done)
+    return Capture(str(p), {c: _joined(parts[c], c) for c in CHANNELS},
+                   _rejects_frame(rejects), control)
+
+
+def _decode_lines(
+    block: bytes, first: int, rejects: list[tuple[int, str, str]], control: int
+) -> tuple[dict[Channel, pd.DataFrame], int]:
+    """Decode a block message by message; bad lines go to ``rejects`` with their numbers."""
+    rows: dict[Channel, list[tuple[Any, ...]]] = {c: [] for c in CHANNELS}
+    for number, line in enumerate(block.split(b"\n"), first):
+        raw = line.strip()
+        if not raw:
+            continue
         try:
             obj = decode(raw)
             kind = obj.get("type")
@@ -127,23 +169,26 @@ def load_capture(path: StrPath, *, progress: Callable[[int], None] | None = None
             rejects.append((number, exc.raw, exc.reason))
             continue
         rows[channel].append(row)
-    frames = {c: _sorted(to_frame(c, _transpose(rows[c], c))) for c in CHANNELS}
-    return Capture(str(p), frames, _rejects_frame(rejects), control)
+    return {c: to_frame(c, _transpose(rows[c], c)) for c in CHANNELS}, control
 
 
-def _counted(
-    lines: Iterator[tuple[int, bytes]], path: Path, progress: Callable[[int], None] | None
-) -> Iterator[tuple[int, bytes]]:
-    if progress is None:
-        yield from lines
-        return
-    done = 0
-    for item in lines:
-        done += len(item[1]) + 1
-        if item[0] % 10_000 == 0:
-            progress(done)
-        yield item
-    progress(done)
+def _joined(parts: list[pa.Table | pd.DataFrame], channel: Channel) -> pd.DataFrame:
+    """One frame from the parts of the blocks, in file order: runs of Arrow tables from the
+    fast way are converted together, frames from the line-by-line way as they are."""
+    frames: list[pd.DataFrame] = []
+    run: list[pa.Table] = []
+    for part in [*parts, None]:
+        if isinstance(part, pa.Table):
+            run.append(part)
+            continue
+        if run:
+            frames.append(bulk.to_frame(run, channel))
+            run = []
+        if part is not None:
+            frames.append(part)
+    if not frames:
+        return empty_frame(channel)
+    return _sorted(frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True))
 
 
 def _transpose(rows: list[tuple[Any, ...]], channel: Channel) -> list[tuple[Any, ...]]:
@@ -231,15 +276,16 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 class CaptureWriter:
     """Append raw messages to a capture, one per line; gzip when the name ends in ``.gz``.
 
-    Thread-safe. Flushes at least once a second while messages come (and whenever
-    :meth:`flush_if_due` is called on a timer) and on :meth:`close`. The gzip header carries no
-    time or name, so the same messages always give the same bytes.
+    Thread-safe. Flushes every ``flush_every`` seconds while messages come (and whenever
+    :meth:`flush_if_due` is called on a timer) and on :meth:`close`, so a crash loses at most
+    that much. The gzip header carries no time or name; with ``flush_every=None`` (flush only on
+    close) the same messages always give the same bytes, as timed flushes change the compressed
+    stream.
     """
 
-    FLUSH_EVERY: Final = 1.0
-
-    def __init__(self, path: StrPath) -> None:
+    def __init__(self, path: StrPath, *, flush_every: float | None = 1.0) -> None:
         self.path = Path(path)
+        self.flush_every = math.inf if flush_every is None else flush_every
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
         self.written = 0
@@ -261,7 +307,7 @@ class CaptureWriter:
         with self._lock:
             self._out.write(data + b"\n")
             self.written += 1
-            if time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
+            if time.monotonic() - self._last_flush >= self.flush_every:
                 self._flush()
 
     def write_all(self, messages: Iterable[str | bytes]) -> int:
@@ -273,9 +319,9 @@ class CaptureWriter:
         return count
 
     def flush_if_due(self) -> None:
-        """Flush if the last flush is a second old; call it on a timer while idle."""
+        """Flush if the last flush is ``flush_every`` old; call it on a timer while idle."""
         with self._lock:
-            if not self._raw.closed and time.monotonic() - self._last_flush >= self.FLUSH_EVERY:
+            if not self._raw.closed and time.monotonic() - self._last_flush >= self.flush_every:
                 self._flush()
 
     def _flush(self) -> None:

@@ -47,7 +47,7 @@ MESSAGES = [
 
 
 def write(path: Path, lines: list[str | bytes]) -> Path:
-    with CaptureWriter(path) as writer:
+    with CaptureWriter(path, flush_every=None) as writer:
         writer.write_all(lines)
     return path
 
@@ -189,7 +189,7 @@ def test_writer_flushes_when_due_so_a_reader_sees_the_data(tmp_path):
     path = tmp_path / "c.jsonl.gz"
     writer = CaptureWriter(path)
     writer.write(encoded()[0])
-    writer._last_flush -= CaptureWriter.FLUSH_EVERY  # as if a second had passed
+    writer._last_flush -= writer.flush_every  # as if a second had passed
     writer.flush_if_due()
     partial = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(path.read_bytes())
     assert partial == encoded()[0] + b"\n"

@@ -17,7 +17,6 @@ What the hour holds (DESIGN.md: Captures), each part in its own module:
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,10 +98,8 @@ def write(
         CaptureError: ``path`` cannot be written.
     """
     scenario = generate(seed=seed, duration=duration, nodes=nodes)
-    with CaptureWriter(path) as writer:
-        # The writer's timed flush is a gzip sync flush, which changes the compressed bytes
-        # with the wall clock; one flush at close keeps them a function of the seed alone.
-        writer._last_flush = math.inf
+    # no timed flushes: they would make the compressed bytes depend on the wall clock
+    with CaptureWriter(path, flush_every=None) as writer:
         for done, message in enumerate(scenario.messages, 1):
             writer.write(encode(message))
             if progress is not None and done % PROGRESS_EVERY == 0:

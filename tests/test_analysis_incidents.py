@@ -154,3 +154,12 @@ def test_incidents_leave_a_capture_unchanged(generated):
     incidents(generated)
     for channel, df in generated.items():
         pd.testing.assert_frame_equal(df, before[channel])
+
+
+@pytest.mark.parametrize(("channel", "name"), [
+    (channel, name) for channel, names in FUNCTIONS.items() for name in names if name != "audit"
+])
+def test_functions_ignore_row_order_and_index_labels(generated, channel, name):
+    df = generated[channel]
+    shuffled = df.iloc[::-1].set_axis([7] * len(df))  # reversed, every label the same
+    pd.testing.assert_frame_equal(getattr(analysis, name)(shuffled), getattr(analysis, name)(df))

@@ -80,8 +80,7 @@ def test_membership_unsorted_input_and_other_events_ignored():
 def test_membership_empty_has_columns():
     out = network.membership(schema.empty_frame(NET))
     assert out.empty
-    assert list(out.columns) == ["timestamp", "node_id", "change", "reason",
-                                               "active_nodes"]
+    assert list(out.columns) == ["timestamp", "node_id", "change", "reason", "active_nodes"]
 
 
 # --- churn --------------------------------------------------------------------------------

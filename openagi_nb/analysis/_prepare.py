@@ -34,11 +34,17 @@ def require(df: pd.DataFrame, names: Iterable[str], who: str) -> None:
 
 
 def events(df: pd.DataFrame, names: Sequence[str], needed: Iterable[str], who: str) -> pd.DataFrame:
-    """The rows of ``df`` whose ``event`` is one of ``names`` and whose ``timestamp`` is known."""
+    """The rows of ``df`` whose ``event`` is one of ``names`` and whose ``timestamp`` is known,
+    with only the columns ``who`` reads (``seq``, ``timestamp``, ``event`` and ``needed``).
+
+    Dropping the other columns first makes the row selection several times cheaper: a frame
+    carries a dozen text columns a given function never looks at.
+    """
     cols = ["timestamp", "event", *needed]
     require(df, cols, who)
+    narrow = df[["seq", *cols] if "seq" in df.columns else cols]
     mask = df["event"].isin(names).to_numpy(bool) & df["timestamp"].notna().to_numpy(bool)
-    return df.loc[mask]
+    return narrow if mask.all() else narrow.loc[mask]
 
 
 def duration(value: Duration, name: str) -> pd.Timedelta:
@@ -100,6 +106,26 @@ def order_key(df: pd.DataFrame) -> np.ndarray:
     return np.asarray(
         df["seq"].to_numpy(dtype=np.float64, na_value=np.inf), dtype=np.float64
     )
+
+
+def series_order(codes: np.ndarray, t: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """The order that sorts rows by series code, then time, then ``tiebreak`` (``seq``).
+
+    Captures come sorted by time (and ``seq``), live frames nearly always: then a stable radix
+    sort of the small integer codes is enough and several times faster than a three-key
+    ``lexsort``, which remains the way for any other order.
+    """
+    step = np.diff(t)
+    tied = step == 0
+    if (step >= 0).all() and (tiebreak[1:][tied] >= tiebreak[:-1][tied]).all():
+        return np.argsort(small_ints(codes), kind="stable")
+    return np.lexsort((tiebreak, t, codes))
+
+
+def small_ints(codes: np.ndarray) -> np.ndarray:
+    """``codes`` (>= -1) in the narrowest integer type NumPy radix-sorts (16 bits) if they fit."""
+    fits = not len(codes) or codes.max() < np.iinfo(np.int16).max
+    return codes.astype(np.int16 if fits else np.int32)
 
 
 def group_codes(df: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:

@@ -24,6 +24,7 @@ from ._prepare import (
     group_codes,
     nanoseconds,
     order_key,
+    series_order,
     stamps,
 )
 
@@ -84,7 +85,7 @@ def breaches(
     value = floats(rows["value"])
     threshold = floats(rows["threshold"])
     levels = _clear_levels(rows, threshold, clear)
-    order = np.lexsort((order_key(rows), t, codes))
+    order = series_order(codes, t, order_key(rows))
     codes, t, value, threshold, levels = (
         a[order] for a in (codes, t, value, threshold, levels)
     )

@@ -20,6 +20,8 @@ from ._prepare import (
     nanoseconds,
     order_key,
     positive,
+    series_order,
+    small_ints,
     stamps,
 )
 from .breaches import breaches, metric_samples
@@ -57,7 +59,7 @@ def summary(df: pd.DataFrame, *, metric: str | Iterable[str] | None = None) -> p
     rows = metric_samples(df, metric, "summary", need_threshold=False)
     codes, keys = group_codes(rows, ["node_id", "metric"])
     t = nanoseconds(rows["timestamp"])
-    order = np.lexsort((order_key(rows), t, codes))
+    order = series_order(codes, t, order_key(rows))
     codes, t = codes[order], t[order]
     value = floats(rows["value"])[order]
     threshold = floats(rows["threshold"])[order]
@@ -75,8 +77,7 @@ def summary(df: pd.DataFrame, *, metric: str | Iterable[str] | None = None) -> p
 
 def _quantiles(codes: np.ndarray, value: np.ndarray, count: np.ndarray) -> dict[str, np.ndarray]:
     """Exact quantiles per group (linear interpolation, as ``numpy.quantile``) from one sort."""
-    by_value = np.lexsort((value, codes))
-    ranked = value[by_value]
+    ranked = value[_by_group_then_value(codes, value)]
     offset = np.concatenate(([0], np.cumsum(count)[:-1]))
     out = {}
     for name, q in QUANTILES.items():
@@ -89,6 +90,13 @@ def _quantiles(codes: np.ndarray, value: np.ndarray, count: np.ndarray) -> dict[
         else:
             out[name] = np.empty(0)
     return out
+
+
+def _by_group_then_value(codes: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The order that sorts rows by group, then value: a quicksort of the values, then a
+    stable sort of their group codes (a radix sort for 16-bit codes), faster than ``lexsort``."""
+    by_value = np.argsort(value)
+    return by_value[np.argsort(small_ints(codes[by_value]), kind="stable")]
 
 
 def _group_max(value: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -214,7 +222,7 @@ def anomalies(
     rows = metric_samples(df, metric, "anomalies", need_threshold=False)
     codes, keys = group_codes(rows, ["node_id", "metric"])
     t = nanoseconds(rows["timestamp"])
-    order = np.lexsort((order_key(rows), t, codes))
+    order = series_order(codes, t, order_key(rows))
     codes, t, value = codes[order], t[order], floats(rows["value"])[order]
     median, mad, score = _robust_scores(codes, t, value, span, min_samples)
     hit = np.abs(score) >= z

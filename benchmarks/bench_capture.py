@@ -44,14 +44,14 @@ def build_capture(messages: int) -> tuple[Path, int]:
 
 def naive_load(path: Path) -> dict[str, pd.DataFrame]:
     """The notebook way: read_json(lines=True), then json_normalize each type's data."""
-    raw = pd.read_json(path, lines=True, compression="gzip", dtype=False, convert_dates=False)
+    raw = pd.read_json(path, lines=True)
     frames = {}
     for kind, group in raw.groupby("type"):
-        data = pd.json_normalize(group["data"].tolist(), sep="_")
+        data = pd.json_normalize(group["data"].tolist(), sep="_").add_prefix("data_")
         data.index = group.index
         envelope = group[["seq", "event"]].assign(
             timestamp=pd.to_datetime(group["timestamp"], utc=True, format="ISO8601"))
-        frames[str(kind)] = envelope.join(data, rsuffix="_data")
+        frames[str(kind)] = pd.concat([envelope, data], axis=1)
     return frames
 
 

@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +26,18 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/openagi-nb inspect data/sample_capture.jsonl.gz
 
-test: $(VENV)/.installed-test
+# The browser test drives JupyterLab in Debian's Chromium (never a downloaded browser build).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is not installed and this is not root: the browser test will be skipped"; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-test browser
 	$(BIN)/ruff check openagi_nb tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -107,8 +107,11 @@ class _Store:
         elif column.kind is Kind.BOOL:
             self.lookup.update({False: 0, True: 1})
         self.dtype = np.dtype(_STORAGE[column.kind])
+        self.na: Any = _NA.get(column.kind, -1)
 
     def encode(self, values: Sequence[Any]) -> np.ndarray:
+        if values[0] is None and values.count(None) == len(values):
+            return np.full(len(values), self.na, self.dtype)  # a field this event lacks
         kind = self.kind
         if kind is Kind.FLOAT:
             return np.array(values, dtype=np.float64)
@@ -153,6 +156,7 @@ class _Store:
         return dictionary.take(indices)
 
 
+_NA: Final = {Kind.FLOAT: np.nan, Kind.INT: INT64_MIN, Kind.TIMESTAMP: INT64_MIN, Kind.LIST: None}
 _STORAGE: Final = {
     Kind.FLOAT: "float64", Kind.INT: "int64", Kind.TIMESTAMP: "int64", Kind.BOOL: "int8",
     Kind.CATEGORY: "int8", Kind.STRING: "int32", Kind.LIST: "object",

@@ -163,3 +163,16 @@ def test_functions_ignore_row_order_and_index_labels(generated, channel, name):
     df = generated[channel]
     shuffled = df.iloc[::-1].set_axis([7] * len(df))  # reversed, every label the same
     pd.testing.assert_frame_equal(getattr(analysis, name)(shuffled), getattr(analysis, name)(df))
+
+
+def test_incidents_judge_stuck_proposals_as_of_the_newest_event_on_any_channel():
+    quiet = frame("consensus_events", [
+        (0, "proposal_submitted", {"proposal_id": "p1", "proposer": "n1",
+                                   "data": {"action": "set", "parameter": "x", "value": 1.0}}),
+    ])
+    assert incidents({"consensus_events": quiet}).empty
+    later = {"consensus_events": quiet, "monitoring_events": monitoring([50] * 8)}  # to 70 s
+    out = incidents(later)
+    assert list(zip(out["kind"].astype(str), out["subject"], strict=True)) == [
+        ("stuck_proposal", "p1")]
+    assert out["detail"].iloc[0] == "not executed; last phase none; proposed set x 1"

@@ -28,6 +28,7 @@ from openagi_nb.analysis import (
     view_changes,
 )
 from openagi_nb.capture import Capture, load_capture
+from openagi_nb.frames import LiveFrame
 from openagi_nb.schema import Channel
 from openagi_nb.server import scenario
 
@@ -212,3 +213,22 @@ def test_incidents_table_holds_each_finding_once(case):
     assert set(found) - {("certificate_expired", t) for t in certificate} == expected
     assert len(found) == len(expected) + len(case.of("certificate_expired"))
     assert table["time"].is_monotonic_increasing
+
+
+class LiveFrames:
+    """What the live EventStream reads from: one LiveFrame per channel, fed row by row."""
+
+    def __init__(self, messages: list[protocol.DataMessage]) -> None:
+        self.frames = {c: LiveFrame(c) for c in Channel}
+        for message in messages:
+            channel, row = protocol.flatten(dict(message))
+            self.frames[channel].append(row)
+
+    def frame(self, channel: str) -> pd.DataFrame:
+        return self.frames[Channel(channel)].snapshot()
+
+
+def test_incidents_are_the_same_on_live_frames_as_on_the_capture():
+    live = LiveFrames(scenario.generate(seed=BUNDLED_SEED).messages)
+    recorded = load_capture(BUNDLED)
+    pd.testing.assert_frame_equal(incidents(live), incidents(recorded))

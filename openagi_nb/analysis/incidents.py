@@ -75,8 +75,8 @@ def incidents(
     - ``certificate_expired``: :func:`~openagi_nb.analysis.security.certificates`; time =
       expiry (first report when the expiry is missing).
     - ``view_change``: :func:`~openagi_nb.analysis.consensus.view_changes`.
-    - ``stuck_proposal``: :func:`~openagi_nb.analysis.consensus.proposals` (``stuck_after``);
-      time = the proposal's first event.
+    - ``stuck_proposal``: :func:`~openagi_nb.analysis.consensus.proposals` (``stuck_after``),
+      judged as of the newest event on any channel; time = the proposal's first event.
     - ``partition``: :func:`~openagi_nb.analysis.network.partitions`; time = first report.
     - ``node_left``: :func:`~openagi_nb.analysis.network.membership`, leaves whose reason is in
       ``leave_reasons`` (a graceful leave is routine).
@@ -173,7 +173,9 @@ def _consensus(frames: Frames, s: _Settings) -> pd.DataFrame:
             views["new_view"].astype("string").fillna("?"), views["reason"].fillna(""),
             strict=True)
     ])
-    table = proposals(df, stuck_after=s.stuck_after)
+    # "now" is the newest event on any channel: consensus may be quiet while the rest goes on
+    newest = [f["timestamp"].max() for f in frames.values() if f["timestamp"].notna().any()]
+    table = proposals(df, stuck_after=s.stuck_after, as_of=max(newest) if newest else None)
     stuck = table.loc[(table["status"] == "stuck").to_numpy(bool)]
     first = stuck[["submitted_at", "pre_prepare_at", "prepare_at", "commit_at", "reply_at"]]
     proposal = _rows(Channel.CONSENSUS, "stuck_proposal", first.min(axis=1), stuck["proposal_id"], [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from openagi_nb import protocol, schema
 from openagi_nb.analysis import network
@@ -125,3 +126,8 @@ def test_partitions_empty():
     out = network.partitions(schema.empty_frame(NET))
     assert out.empty
     assert out["nodes"].dtype == schema.dtypes(NET)["nodes"]
+
+
+def test_churn_bad_frequency_raises():
+    with pytest.raises(ValueError, match="freq"):
+        network.churn(schema.empty_frame(NET), "sometimes")

@@ -281,3 +281,10 @@ def test_audit_of_an_empty_frame_renders():
     assert "- Events: 0, from - to -" in report.to_markdown()
     assert "<h1>Security audit</h1>" in report.to_html()
     assert np.all([t.empty for t in report.tables.values()])
+
+
+def test_bad_frequency_and_count_raise():
+    with pytest.raises(ValueError, match="freq: not a pandas frequency: 'often'"):
+        security.timeline(schema.empty_frame(SEC), "often")
+    with pytest.raises(ValueError, match="n: expected a count"):
+        security.top_sources(schema.empty_frame(SEC), -1)

@@ -66,6 +66,15 @@ def positive(value: Duration, name: str) -> pd.Timedelta:
     return result
 
 
+def frequency(value: str, name: str = "freq") -> str:
+    """``value`` checked to be a pandas frequency (``"1min"``, ``"1h"``)."""
+    try:
+        pd.tseries.frequencies.to_offset(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: not a pandas frequency: {value!r}") from None
+    return value
+
+
 def severity(value: str, name: str) -> str:
     """``value`` checked against the severity scale."""
     if value not in SEVERITIES:

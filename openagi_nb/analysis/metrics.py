@@ -16,6 +16,7 @@ import pandas as pd
 from ._prepare import (
     Duration,
     floats,
+    frequency,
     group_codes,
     nanoseconds,
     order_key,
@@ -152,10 +153,7 @@ def resample(
         MultiIndex (``metric``, ``node_id``), sorted; ``table["cpu_usage"]`` is one metric across
         nodes.
     """
-    try:
-        pd.tseries.frequencies.to_offset(freq)
-    except ValueError:
-        raise ValueError(f"freq: not a pandas frequency: {freq!r}") from None
+    frequency(freq)
     rows = metric_samples(df, metric, "resample", need_threshold=False)
     series = pd.Series(
         floats(rows["value"]),

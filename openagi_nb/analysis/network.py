@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from ._prepare import events, group_codes, nanoseconds, order_key
+from ._prepare import events, frequency, group_codes, nanoseconds, order_key
 
 __all__ = ["churn", "membership", "partitions"]
 
@@ -100,6 +100,7 @@ def churn(df: pd.DataFrame, freq: str = "10min", *, initial: Iterable[str] = ())
         ``left`` (counts of events), ``net`` (change of ``active_nodes`` over the bin),
         ``active_nodes`` (at the bin's end).
     """
+    frequency(freq)
     steps, at_start = _steps(df, initial)
     by_time = steps.set_index("timestamp")
     change = by_time["change"]

@@ -19,6 +19,7 @@ from ._prepare import (
     SEVERITY,
     Duration,
     events,
+    frequency,
     nanoseconds,
     order_key,
     positive,
@@ -63,6 +64,8 @@ def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
         ``max_severity`` (ordered category), ``first_seen``, ``last_seen``; most events first,
         then the most recent.
     """
+    if n is not None and n < 0:
+        raise ValueError(f"n: expected a count >= 0 or None, got {n!r}")
     rows = events(df, SOURCED, ["source_ip", "attack_type", "blocked", "severity"], "top_sources")
     rows = rows.loc[rows["source_ip"].notna().to_numpy(bool)]
     stats = pd.DataFrame({
@@ -221,6 +224,7 @@ def timeline(df: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
         Indexed by bin start (every bin from the first event to the last), columns a MultiIndex
         (``attack_type``, ``severity``) of the combinations seen, counts (0 where none).
     """
+    frequency(freq)
     rows = events(df, ATTACKS, ["attack_type", "severity"], "timeline")
     rows = rows.loc[rows["attack_type"].notna().to_numpy(bool)]
     counts = pd.Series(1, index=pd.MultiIndex.from_arrays([

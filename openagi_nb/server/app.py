@@ -1,0 +1,221 @@
+"""The replay server: the Open-A.G.I WebSocket API and its token endpoint over a capture.
+
+We use aiohttp: one maintained library for HTTP and WebSocket on the same port (the token and
+status endpoints beside ``/api/v1/ws``), TLS through the standard ``ssl`` module, a handshake we
+can refuse with a JSON body before upgrading, and public access to the transport and its drain so
+the hub can write many pre-framed messages per write (:mod:`.subscriber`).
+
+- ``POST /api/v1/auth/token`` ``{"node_id", "public_key"}`` -> ``{"token", "token_type",
+  "expires_in"}``.
+- ``GET /api/v1/status``: uptime, clients, messages published, capture, replay position, speed.
+- ``GET /api/v1/ws?token=JWT``: the WebSocket API (:mod:`.session`).
+
+Errors are the REST spec's ``{"error": {"code", "message", "details"}}``. One log line per
+WebSocket connection (peer, node, channels, messages sent, close code), never a token: aiohttp's
+access log, which would print the query string, is off.
+
+:func:`serve` is what ``openagi-nb serve`` calls; :class:`ReplayServer` runs inside a loop you
+own (tests, :mod:`.background`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import orjson
+from aiohttp import web
+
+from ..auth import Claims, issue_token, resolve_secret, verify_token
+from ..exceptions import ServerConfigError
+from .hub import Hub
+from .options import ServeOptions
+from .replay import Replay, load_replay
+from .session import GOING_AWAY, SERVER, _Connection, websocket_handler
+
+__all__ = ["ReplayServer", "serve"]
+
+log = logging.getLogger("openagi_nb.server")
+
+MAX_NODE_ID: Final = 256
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ReplayServer:
+    """A replay server bound to an event loop. ``await start()``, then ``await close()``.
+
+    Args:
+        options: what ``openagi-nb serve`` was told.
+        replay: the capture already loaded (else it is loaded from ``options.capture``).
+    """
+
+    def __init__(self, options: ServeOptions, replay: Replay | None = None) -> None:
+        self.options = options
+        self.secret = resolve_secret(options.secret)
+        self.replay = replay if replay is not None else load_replay(options.capture)
+        self.connections: set[_Connection] = set()
+        self._runner: web.AppRunner | None = None
+        self._hub: Hub | None = None
+        self._publisher: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
+        self.port = options.port
+
+    def __repr__(self) -> str:
+        return f"<ReplayServer {self.base_url} capture={self.options.capture!r}>"
+
+    @property
+    def hub(self) -> Hub:
+        """The hub (exists once started)."""
+        if self._hub is None:
+            raise RuntimeError("server not started")
+        return self._hub
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://host:port`` (the port bound, once started)."""
+        scheme = "https" if self.options.tls else "http"
+        host = self.options.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket API's URL, without the token."""
+        return self.base_url.replace("http", "ws", 1) + "/api/v1/ws"
+
+    async def start(self) -> None:
+        """Listen, and start the replay clock.
+
+        Raises:
+            ServerConfigError: the address cannot be bound or the TLS files cannot be used.
+        """
+        self._hub = Hub(self.replay, self.options)
+        app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
+        app[SERVER] = self
+        app.router.add_post("/api/v1/auth/token", self._token)
+        app.router.add_get("/api/v1/status", self._status)
+        app.router.add_get("/api/v1/ws", websocket_handler)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=5.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.port,
+                           ssl_context=self._ssl_context())
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise ServerConfigError(
+                f"cannot listen on {self.options.host}:{self.options.port}: {exc.strerror or exc}"
+            ) from exc
+        self.port = self._runner.addresses[0][1]
+        self._publisher = asyncio.ensure_future(self.hub.run())
+
+    async def close(self, code: int = GOING_AWAY, reason: str = "server shutting down") -> None:
+        """Close every client with ``code`` (1001: going away), then stop listening."""
+        for connection in list(self.connections):
+            connection.close(code, reason)
+        waits = [c.sink.wait_closed() for c in list(self.connections)]
+        if waits:
+            await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=6.0)
+        if self._publisher is not None:
+            self._publisher.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def verify(self, token: str | None) -> Claims:
+        """Check a token against this server's secret (raises AuthenticationFailed)."""
+        return verify_token(self.secret, token)
+
+    def error_response(self, status: int, message: str, details: str = "") -> web.Response:
+        """The REST spec's error body."""
+        return _error(status, message, details)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.options.tls:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.options.certfile or "", self.options.keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise ServerConfigError(f"cannot use certfile/keyfile: {exc}") from exc
+        return context
+
+    async def _token(self, request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return _error(400, "invalid JSON body", str(exc))
+        node, key = (body.get("node_id"), body.get("public_key", "")) if isinstance(
+            body, dict) else (None, None)
+        if not isinstance(node, str) or not node or len(node) > MAX_NODE_ID:
+            return _error(400, "invalid request", "'node_id' must be a non-empty string of at "
+                          f"most {MAX_NODE_ID} characters")
+        if key is not None and not isinstance(key, str):
+            return _error(400, "invalid request", "'public_key' must be a string")
+        token = issue_token(self.secret, node, self.options.token_ttl)
+        log.info("token issued to node %r for %gs", node, self.options.token_ttl)
+        return web.json_response(
+            {"token": token, "token_type": "bearer", "expires_in": int(self.options.token_ttl)},
+            dumps=_dumps,
+        )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        status = {"uptime": round(time.monotonic() - self._started, 3), **self.hub.status()}
+        return web.json_response(status, dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def _error(status: int, message: str, details: str = "") -> web.Response:
+    body = {"error": {"code": status, "message": message, "details": details}}
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """aiohttp's own refusals (404, 405, 413...) in the REST spec's error body."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason, exc.text or "")
+
+
+def serve(
+    options: ServeOptions, on_ready: Callable[[str], None] | None = None
+) -> int:
+    """Run the server until SIGINT or SIGTERM; return the exit code (0).
+
+    ``on_ready`` is called with the base URL once the server listens (the CLI prints it).
+    On a signal every client is closed with 1001 before returning.
+
+    Raises:
+        ServerConfigError, CaptureError: the server cannot start.
+    """
+    server = ReplayServer(options)
+    return asyncio.run(_serve(server, on_ready))
+
+
+async def _serve(server: ReplayServer, on_ready: Callable[[str], None] | None) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await server.start()
+    log.info("serving %s (%d messages) on %s", server.options.capture, len(server.replay),
+             server.base_url)
+    if on_ready is not None:
+        on_ready(server.base_url)
+    await stop.wait()
+    log.info("shutting down: closing %d clients", len(server.connections))
+    await server.close()
+    return 0

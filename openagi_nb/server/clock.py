@@ -1,0 +1,83 @@
+"""The replay clock: when each publication is due and how its timestamps are shifted.
+
+One clock for all clients, like a live network. Publication ``p`` is message ``p % n`` of loop
+``p // n``; it is due at its capture time since the first message divided by ``speed``
+(``--speed max``: at once), never sooner than ``1/rate`` after the previous one (``--rate``).
+Pure: times are passed in (the event loop's monotonic clock, the wall clock for retiming).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+__all__ = ["ReplayClock"]
+
+_NS = 1_000_000_000
+
+
+class ReplayClock:
+    """Schedule of a replay of ``len(times)`` messages; call :meth:`start` before :meth:`due`.
+
+    Args:
+        times: each message's capture timestamp in ns, in time order.
+        period: seconds from one loop's start to the next (``Replay.period``).
+        speed: capture seconds per second; ``math.inf`` for ``--speed max``.
+        rate: at most this many publications per second, or None.
+        loop: start over at the end instead of finishing.
+    """
+
+    def __init__(
+        self, times: array[int], period: int, *, speed: float, rate: float | None, loop: bool,
+    ) -> None:
+        self._times, self._period_ns = times, period * _NS
+        self.period = period
+        self._scale = 0.0 if math.isinf(speed) else 1.0 / (speed * _NS)
+        self._gap = 0.0 if rate is None else 1.0 / rate
+        self.loop = loop
+        self.position = 0
+        self.started = False
+        self._t0 = 0.0
+        self._base = 0
+        self._previous = -math.inf
+
+    def start(self, now: float, wall_seconds: int | None) -> None:
+        """Start the clock at monotonic time ``now``. ``wall_seconds`` (the wall clock, whole
+        seconds) makes the first message's timestamps "now" (retime); None keeps them."""
+        self.started = True
+        self._t0 = now
+        first = self._times[0] // _NS if self._times else 0
+        self._base = 0 if wall_seconds is None else wall_seconds - first
+
+    @property
+    def finished(self) -> bool:
+        """Whether every publication has been made (never, with ``loop``, unless empty)."""
+        n = len(self._times)
+        return n == 0 or (not self.loop and self.position >= n)
+
+    @property
+    def index(self) -> int:
+        """The capture index of the next publication."""
+        return self.position % len(self._times) if self._times else 0
+
+    @property
+    def round(self) -> int:
+        """Which loop the next publication belongs to (0 for the first pass)."""
+        return self.position // len(self._times) if self._times else 0
+
+    def offset(self) -> int:
+        """Seconds to add to the next publication's timestamps."""
+        return self._base + self.round * self.period
+
+    def due(self) -> float:
+        """Monotonic time at which the next publication is due (the clock must be started and
+        not finished)."""
+        n = len(self._times)
+        k, i = divmod(self.position, n)
+        relative = self._times[i] - self._times[0] + k * self._period_ns
+        return max(self._t0 + relative * self._scale, self._previous + self._gap)
+
+    def advance(self, due: float) -> None:
+        """Record that the next publication, due at ``due``, was made."""
+        self._previous = due
+        self.position += 1

@@ -1,0 +1,175 @@
+"""The hub: one replay clock publishing into one ring that every subscriber reads.
+
+Each message is encoded and framed once, when it is published, whatever the number of clients
+(:mod:`.wire`). The publisher runs on the event loop:
+
+- at a finite ``speed`` it publishes what is due and closes (1013, ``slow_consumer``) any client
+  more than ``queue`` messages behind, which can come back and resume;
+- at ``--speed max`` it publishes as fast as the slowest subscriber reads, never more than
+  ``queue`` messages ahead of it (no drops), and holds while nobody is subscribed;
+- with ``wait_for`` it holds the clock until that many clients have subscribed.
+
+No server library is imported: clients are reached through :class:`~.subscriber.Sink`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any, Final
+
+from ..protocol import ErrorCode
+from .clock import ReplayClock
+from .options import ServeOptions
+from .replay import Replay, SecondsFormatter
+from .ring import Ring
+from .subscriber import Sink, Subscriber
+from .wire import text_frame
+
+__all__ = ["CHUNK", "Hub"]
+
+CHUNK: Final = 1024
+"""Most messages published in one go before clients get to write (bounds latency and the
+overshoot of the queue bound between two lag checks)."""
+
+
+class Hub:
+    """The publisher and the registry of subscribers. Call :meth:`run` as a task."""
+
+    def __init__(self, replay: Replay, options: ServeOptions) -> None:
+        self.replay, self.options = replay, options
+        self.ring = Ring(max(options.history, options.queue) + CHUNK)
+        self.clock = ReplayClock(
+            replay.times, replay.period, speed=options.speed, rate=options.rate,
+            loop=options.loop,
+        )
+        self.subscribers: set[Subscriber] = set()
+        self.subscribed_clients = 0
+        self.slow_consumers = 0
+        self._max = math.isinf(options.speed)
+        self._fmt = SecondsFormatter()
+        self._wake = asyncio.Event()
+        self._blocked = False
+
+    # --- clients --------------------------------------------------------------------------
+
+    def attach(self, sink: Sink, label: str) -> Subscriber:
+        """Register a new connection; the caller runs ``subscriber.run()`` as its writer."""
+        sub = Subscriber(self, sink, label)
+        self.subscribers.add(sub)
+        return sub
+
+    def detach(self, sub: Subscriber) -> None:
+        """Forget a connection that is gone (the clock may then run faster)."""
+        sub.closed = True
+        sub.wake.set()
+        self.subscribers.discard(sub)
+        self._wake.set()
+
+    def on_subscribe(self, first: bool) -> None:
+        """A client subscribed (``first``: for the first time): the clock may start or run."""
+        if first:
+            self.subscribed_clients += 1
+        self._wake.set()
+
+    def on_progress(self) -> None:
+        """A client wrote a batch: wake the publisher if it waits for the slowest."""
+        if self._blocked:
+            self._wake.set()
+
+    # --- the publisher --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Publish the capture on the replay clock until it ends (never, with ``loop``)."""
+        loop = asyncio.get_running_loop()
+        while self.subscribed_clients < self.options.wait_for:
+            await self._sleep(None)
+        self.clock.start(loop.time(), int(time.time()) if self.options.retime else None)
+        while not self.clock.finished:
+            room = self._room()
+            if room <= 0:
+                self._blocked = True
+                await self._sleep(None)
+                self._blocked = False
+                continue
+            now = loop.time()
+            due = self.clock.due()
+            if due > now:
+                await self._sleep(due - now)
+                continue
+            self._publish(now, room)
+            if not self._max:
+                self._close_slow()
+            for sub in self.subscribers:
+                sub.wake.set()
+            await asyncio.sleep(0)
+
+    def _room(self) -> int:
+        """How many messages may be published now."""
+        if not self._max:
+            return CHUNK
+        positions = [s.position for s in self.subscribers if s.subscribed and not s.closed]
+        if not positions:
+            return 0  # at max speed the clock runs for subscribers only
+        return min(CHUNK, self.options.queue - (self.ring.head - min(positions)))
+
+    def _publish(self, now: float, limit: int) -> None:
+        clock, ring, replay, fmt = self.clock, self.ring, self.replay, self._fmt
+        channels, payload, append = replay.channels, replay.payload, ring.append
+        offset, round_ = clock.offset(), clock.round
+        for _ in range(limit):
+            if clock.finished:
+                return
+            due = clock.due()
+            if due > now:
+                return
+            if clock.round != round_:
+                offset, round_ = clock.offset(), clock.round
+            index = clock.index
+            append(text_frame(payload(index, ring.head + 1, offset, fmt)), channels[index])
+            clock.advance(due)
+
+    def _close_slow(self) -> None:
+        head, bound = self.ring.head, self.options.queue
+        for sub in list(self.subscribers):
+            if not sub.closed and sub.subscribed and head - sub.cursor > bound:
+                self.slow_consumers += 1
+                sub.kick(1013, ErrorCode.SLOW_CONSUMER,
+                         f"more than {bound} messages behind; reconnect and resume with since")
+
+    async def _sleep(self, delay: float | None) -> None:
+        """Wait for a subscriber event, at most ``delay`` seconds (None: no limit)."""
+        self._wake.clear()
+        timer = None if delay is None else asyncio.get_running_loop().call_later(
+            delay, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    # --- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The replay part of ``GET /api/v1/status``."""
+        clock, options = self.clock, self.options
+        return {
+            "clients": len(self.subscribers),
+            "subscribers": sum(1 for s in self.subscribers if s.subscribed),
+            "messages_published": self.ring.head,
+            "slow_consumers_closed": self.slow_consumers,
+            "capture": {
+                "path": self.replay.path, "messages": len(self.replay),
+                "rejected": self.replay.rejected,
+            },
+            "replay": {
+                "position": clock.index, "loop": clock.round, "seq": self.ring.head,
+                "started": clock.started, "finished": clock.started and clock.finished,
+                "waiting_for": max(0, options.wait_for - self.subscribed_clients),
+            },
+            "speed": "max" if self._max else options.speed,
+            "rate": options.rate,
+            "history": options.history,
+        }
+

@@ -1,0 +1,133 @@
+"""What the replay server is told: :class:`ServeOptions`, validated once, and how to read them
+from a command line (``openagi-nb serve``) so the CLI stays a one-liner.
+
+No server library is imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+from ..exceptions import ServerConfigError
+
+__all__ = ["MAX", "ServeOptions", "add_arguments", "from_arguments", "parse_speed"]
+
+MAX: Final = math.inf
+"""``--speed max``: as fast as the slowest subscriber reads."""
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """Everything ``openagi-nb serve`` can be told; see ``docs`` of each field.
+
+    ``secret`` is kept out of the repr so an options object can be logged.
+    """
+
+    capture: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    speed: float = 1.0
+    """Capture time / wall time; :data:`MAX` to go as fast as the slowest subscriber."""
+    rate: float | None = None
+    """At most this many messages per second (on top of ``speed``)."""
+    loop: bool = False
+    retime: bool = True
+    wait_for: int = 0
+    """Hold the clock until this many clients have subscribed."""
+    history: int = 100_000
+    """Messages kept for ``subscribe`` with ``since`` (resume)."""
+    token_ttl: float = 3600.0
+    secret: str | None = field(default=None, repr=False)
+    certfile: str | None = None
+    keyfile: str | None = None
+    max_clients: int = 1000
+    queue: int = 50_000
+    """Messages a client may lag behind the clock before it is closed (finite speed) or the
+    clock waits for it (``--speed max``)."""
+    max_frame: int = 64 * 1024
+    """Inbound text frames longer than this are refused with an error."""
+    control_rate: float = 50.0
+    """Inbound messages per second per connection, sustained."""
+    control_burst: int = 100
+    strikes: int = 20
+    """Inbound messages refused in a row for going too fast before the connection is closed."""
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server serves ``https``/``wss``."""
+        return self.certfile is not None
+
+
+def _check(o: ServeOptions) -> None:
+    if not (o.speed > 0):
+        raise ServerConfigError(f"speed must be positive or 'max', got {o.speed!r}")
+    if o.rate is not None and not (o.rate > 0 and math.isfinite(o.rate)):
+        raise ServerConfigError(f"rate must be a positive number, got {o.rate!r}")
+    for name in ("port", "wait_for", "history"):
+        if getattr(o, name) < 0:
+            raise ServerConfigError(f"{name} must not be negative, got {getattr(o, name)!r}")
+    if o.port > 65535:
+        raise ServerConfigError(f"port must be at most 65535, got {o.port!r}")
+    for name in ("max_clients", "queue", "max_frame", "control_burst", "strikes"):
+        if getattr(o, name) < 1:
+            raise ServerConfigError(f"{name} must be at least 1, got {getattr(o, name)!r}")
+    if not (o.token_ttl > 0) or not (o.control_rate > 0):
+        raise ServerConfigError("token_ttl and control_rate must be positive")
+    if (o.certfile is None) != (o.keyfile is None):
+        raise ServerConfigError("certfile and keyfile go together")
+    for name in ("capture", "certfile", "keyfile"):
+        value = getattr(o, name)
+        if value is not None and not Path(value).is_file():
+            raise ServerConfigError(f"{name}: no such file {value!r}")
+
+
+def parse_speed(text: str) -> float:
+    """``"max"`` -> :data:`MAX`, else a positive float (argparse ``type=``)."""
+    if text.strip().lower() == "max":
+        return MAX
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
+    if not (value > 0) or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"speed must be positive, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``serve``'s arguments to ``parser`` (the CLI's ``serve`` subcommand)."""
+    d = ServeOptions.__dataclass_fields__
+    add = parser.add_argument
+    add("capture", help="capture to replay (.jsonl or .jsonl.gz)")
+    add("--host", default=d["host"].default, help="address to listen on")
+    add("--port", type=int, default=d["port"].default, help="port (0: any free port)")
+    add("--speed", type=parse_speed, default=1.0, help="capture seconds per second, or 'max'")
+    add("--rate", type=float, default=None, help="cap on messages per second")
+    add("--loop", action="store_true", help="start over at the end, timestamps increasing")
+    add("--no-retime", dest="retime", action="store_false",
+        help="keep the capture's timestamps instead of shifting them to now")
+    add("--wait-for", type=int, default=0, metavar="N",
+        help="hold the clock until N clients have subscribed")
+    add("--history", type=int, default=d["history"].default, help="messages kept for resume")
+    add("--token-ttl", type=float, default=d["token_ttl"].default, help="token lifetime (s)")
+    add("--secret", default=None, help="HS256 secret (else $OPENAGI_NB_SECRET, else random)")
+    add("--certfile", default=None, help="TLS certificate (PEM): serve https and wss")
+    add("--keyfile", default=None, help="TLS private key (PEM)")
+    add("--max-clients", type=int, default=d["max_clients"].default,
+        help="WebSocket connections at most (HTTP 503 beyond)")
+    add("--queue", type=int, default=d["queue"].default,
+        help="messages a client may lag before it is closed (or, at max speed, waited for)")
+
+
+def from_arguments(args: argparse.Namespace) -> ServeOptions:
+    """Build :class:`ServeOptions` from what :func:`add_arguments` parsed."""
+    names = {f.name for f in fields(ServeOptions)}
+    values: dict[str, Any] = {k: v for k, v in vars(args).items() if k in names}
+    return ServeOptions(**values)

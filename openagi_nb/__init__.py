@@ -5,6 +5,7 @@ Importing the package is cheap: it starts nothing and does not import plotly or 
 
 from __future__ import annotations
 
+from . import analysis
 from .capture import Capture, load_capture
 from .exceptions import (
     AuthenticationFailed,
@@ -32,5 +33,6 @@ __all__ = [
     "Severity",
     "StreamError",
     "__version__",
+    "analysis",
     "load_capture",
 ]

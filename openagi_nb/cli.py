@@ -136,9 +136,55 @@ def _add_convert(sub: Any) -> None:
     p.set_defaults(handler=_convert)
 
 
+# --- serve, token ---------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .server.app import serve
+    from .server.options import from_arguments
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    return serve(from_arguments(args), on_ready=lambda url: print(
+        f"serving {args.capture} on {url} (WebSocket: {url.replace('http', 'ws', 1)}/api/v1/ws)",
+        flush=True))
+
+
+def _add_serve(sub: Any) -> None:
+    from .server.options import add_arguments
+
+    p = sub.add_parser("serve", help="replay a capture as the Open-A.G.I WebSocket API")
+    add_arguments(p)
+    p.set_defaults(handler=_serve)
+
+
+def _token(args: argparse.Namespace) -> int:
+    import ssl
+
+    from .auth import fetch_token
+
+    context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
+    print(fetch_token(args.url, node_id=args.node_id, public_key=args.public_key,
+                      timeout=args.timeout, ssl_context=context))
+    return 0
+
+
+def _add_token(sub: Any) -> None:
+    p = sub.add_parser("token", help="print a token from a server's /api/v1/auth/token")
+    p.add_argument("url", help="the server, e.g. http://127.0.0.1:8080")
+    p.add_argument("--node-id", default="openagi-nb", help="who asks (default openagi-nb)")
+    p.add_argument("--public-key", default="", help="the node's public key, if required")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--cafile", default=None, help="CA or self-signed certificate (https)")
+    p.set_defaults(handler=_token)
+
+
 # --- main ---------------------------------------------------------------------------------
 
-PARSERS: list[Callable[[Any], None]] = [_add_generate, _add_inspect, _add_convert]
+PARSERS: list[Callable[[Any], None]] = [
+    _add_generate, _add_inspect, _add_convert, _add_serve, _add_token,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,224 @@
+"""EventStream: the live Open-A.G.I WebSocket API as bounded, typed pandas frames.
+
+::
+
+    stream = EventStream("ws://127.0.0.1:8080/api/v1/ws", token=token,
+                         channels=["monitoring_events"], window="15min")
+    stream.start()                       # a background daemon thread does all the I/O
+    stream.wait_for(1000, timeout=10)
+    df = stream.frame("monitoring_events")
+
+One thread per stream reads the socket (``client_conn``), decodes and validates every message
+(``protocol``), drops duplicates and tracks what to resume from (``client_resume``), appends rows
+to one :class:`~.frames.LiveFrame` per channel, records raw messages, and calls listeners. When
+the connection ends it reconnects as ``reconnect.decide`` and ``reconnect.backoff`` say, asks
+``token_provider`` for a fresh token when the server refuses one, and subscribes again with
+``since`` so no event is lost or duplicated. Nothing the server sends can kill that thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import pandas as pd
+
+from .client_conn import split_token
+from .client_loop import StreamLoop
+from .client_resume import Gap
+from .client_stats import State, StreamStats
+from .exceptions import StreamError
+from .frames import LiveFrame, Window
+from .schema import CHANNELS, Channel
+
+__all__ = ["ALL", "EventStream", "Gap", "State", "StreamStats"]
+
+ALL: Final[tuple[Channel, ...]] = CHANNELS
+"""Every channel: the default subscription."""
+
+Listener = Callable[[dict[str, Any]], object]
+
+
+class EventStream:
+    """A live subscription to an Open-A.G.I WebSocket API, kept as one frame per channel.
+
+    Args:
+        url: ``ws://host:port/api/v1/ws`` (``wss://`` too); a ``?token=`` in it works as
+            ``token``.
+        token: the JWT to connect with (``fetch_token``). It never appears in a repr, log or
+            error.
+        token_provider: called for a token when there is none and whenever the server refuses
+            one (HTTP 401, close 4001), e.g. ``lambda: oa.fetch_token(base, node_id="me")``.
+            Without it a refused token ends the stream: state failed, error raised by
+            :meth:`wait_for`.
+        channels: the channels to subscribe to (default: all four).
+        window: rows (``1_000_000``) or a time span (``"15min"``) each channel's frame keeps.
+        record_to: also write every message as received to this capture (``.jsonl[.gz]``).
+        ping_interval: seconds without a message before a ``ping`` is sent.
+        ping_timeout: seconds after that ping with still no message before reconnecting.
+        connect_timeout: seconds for the TCP connect and the handshake.
+        sslopt: passed to websocket-client for ``wss://`` (``{"ca_certs": path}``...).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        token_provider: Callable[[], str] | None = None,
+        channels: Iterable[str] = ALL,
+        window: Window = 1_000_000,
+        record_to: str | Path | None = None,
+        ping_interval: float = 20.0,
+        ping_timeout: float = 10.0,
+        connect_timeout: float = 10.0,
+        sslopt: dict[str, Any] | None = None,
+    ) -> None:
+        base, in_url = split_token(url)
+        self.url = base
+        """The URL without its token."""
+        chosen = _channels(channels)
+        self._frames = {c: LiveFrame(c, window) for c in CHANNELS}
+        self._loop = StreamLoop(
+            base, token or in_url, token_provider, chosen, self._frames, record_to,
+            ping=(ping_interval, ping_timeout), connect_timeout=connect_timeout, sslopt=sslopt,
+        )
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> EventStream:
+        """Start the background thread (connect, subscribe, receive); return at once.
+
+        Raises:
+            StreamError: already started.
+            CaptureError: ``record_to`` cannot be opened.
+        """
+        if self._thread is not None:
+            raise StreamError(f"stream to {self.url} already started")
+        self._loop.open_recording()
+        self._thread = threading.Thread(target=self._loop.run, name="openagi-nb-stream",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the connection, stop the thread, flush and close the recording; idempotent.
+        The frames stay readable."""
+        self._loop.request_stop()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(min(1.0, timeout))
+            if thread.is_alive():  # no closing handshake in time: cut the socket
+                self._loop.abort()
+                thread.join(timeout)
+        self._loop.finish()
+
+    def __enter__(self) -> EventStream:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def wait_for(self, n: int, timeout: float | None = None, *,
+                 channel: str | None = None) -> int:
+        """Block until ``n`` events have arrived since :meth:`start` (on ``channel``, or on all
+        channels); return how many have.
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first (the message says what the stream
+                was doing and its last error).
+            AuthenticationFailed: the server refused the token and no provider could help.
+            ConnectionFailed: the stream gave up (a URL or HTTP status it cannot use).
+            StreamError: the stream was stopped, or never started.
+        """
+        if self._thread is None:
+            raise StreamError(f"stream to {self.url} not started: call start() first")
+        target = None if channel is None else Channel(channel)
+        count = self._loop.wait(n, timeout, target)
+        if count >= n:
+            return count
+        stats = self.stats
+        detail = f"; last error: {stats.last_error}" if stats.last_error else ""
+        raise TimeoutError(
+            f"{count} of {n} events after {timeout}s from {self.url} ({stats.state}{detail})"
+        )
+
+    # --- subscriptions and listeners ---------------------------------------------------
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """The channels subscribed to (or to be, once connected)."""
+        return self._loop.channels
+
+    def subscribe(self, channel: str) -> None:
+        """Add ``channel`` to the subscription (now if connected, else on connect)."""
+        self._loop.subscribe(_channels([channel])[0])
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop receiving ``channel``; what its frame holds stays."""
+        self._loop.unsubscribe(_channels([channel])[0])
+
+    def on(self, type_or_event: str, callback: Listener) -> None:
+        """Call ``callback(message)`` for every message of a type (``"security_event"``,
+        ``"pong"``, ``"error"``...) or a data event (``"intrusion_detected"``), as the spec's
+        clients do; ``"connected"`` and ``"disconnected"`` get ``{"type": ..., "url": ...}``.
+
+        Callbacks run on the stream's thread: keep them short. An exception in one is logged
+        and counted (``stats.callback_errors``), never fatal.
+        """
+        self._loop.listeners.setdefault(type_or_event, []).append(callback)
+
+    # --- data ----------------------------------------------------------------------------
+
+    def frame(self, channel: str) -> pd.DataFrame:
+        """A snapshot of ``channel``'s window: the declared schema, as ``Capture.frame`` gives."""
+        return self.live_frame(channel).snapshot()
+
+    @property
+    def frames(self) -> dict[Channel, pd.DataFrame]:
+        """Snapshots of every channel, like ``Capture.frames``."""
+        return {c: f.snapshot() for c, f in self._frames.items()}
+
+    def live_frame(self, channel: str) -> LiveFrame:
+        """The live buffer of ``channel`` (for views that poll ``version`` / ``since``)."""
+        return self._frames[_channels([channel])[0]]
+
+    @property
+    def stats(self) -> StreamStats:
+        """A snapshot of the counters: state, received, rejected, events/s, lag, reconnects..."""
+        return self._loop.stats()
+
+    @property
+    def rejects(self) -> pd.DataFrame:
+        """Messages that failed validation: ``received_at``, ``raw`` (1 KB at most),
+        ``reason`` (the newest 10,000)."""
+        return self._loop.rejects_frame()
+
+    @property
+    def gaps(self) -> list[Gap]:
+        """Outages that may have lost events (channel, start, end): empty when every reconnect
+        resumed by ``seq``; ``end`` is None while no event has come since."""
+        return self._loop.gap_list()
+
+    def __repr__(self) -> str:
+        stats = self.stats
+        return (f"<EventStream {self.url} {stats.state}: {stats.total:,} events, "
+                f"{stats.reconnects} reconnects, channels={[c.value for c in self.channels]}>")
+
+
+def _channels(channels: Iterable[str]) -> tuple[Channel, ...]:
+    if isinstance(channels, str):
+        channels = [channels]
+    out = []
+    for name in channels:
+        try:
+            out.append(Channel(name))
+        except ValueError:
+            raise ValueError(f"unknown channel {name!r}") from None
+    return tuple(dict.fromkeys(out))
+

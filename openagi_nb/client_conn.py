@@ -1,0 +1,215 @@
+"""The one place that calls websocket-client: open a connection, read its frames fast, close it,
+and turn every websocket-client or socket error into an :class:`~.reconnect.Ending`.
+
+Reading: websocket-client's frame reader asks the socket for each frame's header, length and
+payload separately (about three ``recv`` syscalls per frame, PERF_NOTES). :class:`_BufferedSocket`
+hands it those bytes from 64 KiB reads instead, which halves the CPU per frame while keeping its
+protocol handling (fragments, pings, close). UTF-8 is not checked here: ``orjson`` checks it when
+it decodes, and websocket-client's own check is pure Python (PERF_NOTES).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+import websocket
+
+from .reconnect import Ending, Outcome
+
+__all__ = ["Connection", "Failure", "open_connection", "redact", "split_token", "with_token"]
+
+READ_SIZE: Final = 65536
+TICK: Final = 0.25
+"""Seconds a read may wait before the stream gets a chance to ping, flush and notice stop()."""
+
+TEXT: Final = websocket.ABNF.OPCODE_TEXT
+BINARY: Final = websocket.ABNF.OPCODE_BINARY
+CLOSE: Final = websocket.ABNF.OPCODE_CLOSE
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a connection could not be opened or ended: the ending for the policy, and a message
+    for ``last_error`` (no token in it)."""
+
+    ending: Ending
+    message: str
+
+
+def split_token(url: str) -> tuple[str, str | None]:
+    """``(url without its token, the token or None)``: a token in the query counts as given."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    tokens = [v for k, v in query if k == "token"]
+    rest = urlencode([(k, v) for k, v in query if k != "token"])
+    return urlunsplit(parts._replace(query=rest)), (tokens[-1] if tokens else None)
+
+
+def with_token(url: str, token: str | None) -> str:
+    """``url`` with ``?token=...`` added (the spec's way to authenticate)."""
+    if not token:
+        return url
+    return url + ("&" if urlsplit(url).query else "?") + urlencode({"token": token})
+
+
+def redact(url: str) -> str:
+    """``url`` without its token: what reprs, logs and errors show."""
+    return split_token(url)[0]
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` (a token) blanked out, should a library have quoted it."""
+    return text.replace(secret, "***") if secret else text
+
+
+class _BufferedSocket(websocket.WebSocket):
+    """websocket-client's ``WebSocket`` reading the socket 64 KiB at a time.
+
+    websocket-client's frame reader calls ``_recv(n)`` for each piece of a frame and accepts
+    fewer bytes than asked; here they come from the last big read.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._chunk = b""
+        self._at = 0
+
+    def _recv(self, bufsize: int) -> bytes:
+        chunk, at = self._chunk, self._at
+        if at >= len(chunk):
+            # raises on timeout, close and errors
+            chunk, at = super()._recv(READ_SIZE), 0  # type: ignore[no-untyped-call]
+            self._chunk = chunk
+        end = at + bufsize
+        self._at = min(end, len(chunk))
+        return chunk if at == 0 and end >= len(chunk) else chunk[at:end]
+
+
+class Connection:
+    """One open websocket: read frames on the stream's thread, send from any thread."""
+
+    def __init__(self, ws: _BufferedSocket, token: str | None) -> None:
+        self._ws = ws
+        self._token = token
+
+    def run(
+        self,
+        on_text: Callable[[bytes], None],
+        on_binary: Callable[[bytes], None],
+        on_tick: Callable[[], Failure | None],
+        tick_every: int = 1024,
+    ) -> Failure:
+        """Read frames until the connection ends; return how it ended.
+
+        ``on_text`` gets each text message's raw bytes, ``on_binary`` each binary one;
+        ``on_tick`` runs when no frame came for :data:`TICK` seconds and every ``tick_every``
+        frames, and ends the session by returning a :class:`Failure`.
+        """
+        recv, count = self._ws.recv_data, 0
+        try:
+            while True:
+                try:
+                    opcode, data = recv()
+                except websocket.WebSocketTimeoutException:
+                    failure = on_tick()
+                    if failure is not None:
+                        return failure
+                    continue
+                if opcode == TEXT:
+                    on_text(data)
+                elif opcode == CLOSE:
+                    return _closed(data)
+                else:
+                    on_binary(data)
+                count += 1
+                if count >= tick_every:
+                    count = 0
+                    failure = on_tick()
+                    if failure is not None:
+                        return failure
+        except (websocket.WebSocketException, OSError, struct.error) as exc:
+            return Failure(Ending(Outcome.NETWORK), scrub(f"connection lost: {_reason(exc)}",
+                                                          self._token))
+
+    def send(self, text: str) -> bool:
+        """Send a text message; False if the connection is gone (the reader will see why)."""
+        try:
+            self._ws.send(text)
+        except (websocket.WebSocketException, OSError):
+            return False
+        return True
+
+    def send_all(self, texts: list[str]) -> bool:
+        """Send several text messages in one write, so the server reads them together (a
+        subscription set arrives as one, not spread over the first events)."""
+        ws = self._ws
+        data = b"".join(websocket.ABNF.create_frame(t, TEXT).format() for t in texts)
+        try:
+            with ws.lock:
+                if ws.sock is None:
+                    return False
+                ws.sock.sendall(data)
+        except OSError:
+            return False
+        return True
+
+    def close(self, code: int = 1000) -> None:
+        """Start the closing handshake; the reader returns when the server answers."""
+        try:
+            self._ws.send_close(code)
+        except (websocket.WebSocketException, OSError):
+            self.abort()
+
+    def abort(self) -> None:
+        """Cut the socket now: a blocked read returns at once."""
+        self._ws.abort()  # type: ignore[no-untyped-call]
+
+    def shutdown(self) -> None:
+        """Release the socket (after :meth:`run` has returned)."""
+        self._ws.shutdown()  # type: ignore[no-untyped-call]
+
+
+def open_connection(
+    url: str, token: str | None, *, timeout: float = 10.0, sslopt: dict[str, Any] | None = None
+) -> Connection | Failure:
+    """Open ``url`` with ``token``; a :class:`Connection`, or a :class:`Failure` saying why not
+    (HTTP 401 is ``Ending(HTTP, 401)``: the token was refused)."""
+    ws = _BufferedSocket(skip_utf8_validation=True, enable_multithread=True, sslopt=sslopt)
+    try:
+        ws.connect(with_token(url, token), timeout=timeout)  # type: ignore[no-untyped-call]
+        ws.settimeout(TICK)
+    except websocket.WebSocketBadStatusException as exc:
+        code = int(exc.status_code)
+        message = f"server refused the connection: HTTP {code}{_body_message(exc.resp_body)}"
+        return Failure(Ending(Outcome.HTTP, code), scrub(message, token))
+    except ValueError as exc:  # websocket-client's word for a URL it cannot use
+        return Failure(Ending(Outcome.INVALID_URL), f"invalid URL {redact(url)!r}: {exc}")
+    except (websocket.WebSocketException, OSError) as exc:
+        message = f"cannot connect to {redact(url)}: {_reason(exc)}"
+        return Failure(Ending(Outcome.NETWORK), scrub(message, token))
+    return Connection(ws, token)
+
+
+def _closed(data: bytes) -> Failure:
+    code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
+    reason = data[2:].decode("utf-8", "replace")
+    text = f"server closed the connection: {code}" + (f" {reason}" if reason else "")
+    return Failure(Ending(Outcome.CLOSED, code), text)
+
+
+def _body_message(body: bytes | None) -> str:
+    """The ``error.message`` of a JSON error body (the REST spec's shape), if there is one."""
+    try:
+        error = orjson.loads(body or b"")["error"]
+        return f" ({error['message']})"
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return ""
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

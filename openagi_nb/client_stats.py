@@ -1,0 +1,129 @@
+"""The stream's counters and what it shows of them: :class:`StreamStats` and the rejects table.
+
+:class:`Counters` is written by the stream's thread only (plain ints, no lock: a reader may see one
+counter a message ahead of another, never a torn value) and turned into an immutable
+:class:`StreamStats` on demand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Final
+
+import pandas as pd
+
+from .exceptions import truncate
+from .schema import CHANNELS
+
+__all__ = ["Counters", "Rejects", "State", "StreamStats"]
+
+RATE_SPAN: Final = 5.0
+"""Seconds over which ``events_per_second`` is measured."""
+REJECTS_KEPT: Final = 10_000
+OTHER: Final = "other"
+"""The ``rejected`` key of messages that name no channel (bad JSON, binary frames...)."""
+
+
+class State(StrEnum):
+    """Where a stream is in its life."""
+
+    NEW = "new"  # not started
+    CONNECTING = "connecting"  # first connection
+    LIVE = "live"  # connected and subscribed
+    RECONNECTING = "reconnecting"  # lost the connection, trying again
+    FAILED = "failed"  # gave up: see last_error
+    STOPPED = "stopped"  # stop() was called
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """A snapshot of a stream's counters.
+
+    Attributes:
+        state: see :class:`State`.
+        received: accepted events per channel.
+        rejected: messages that failed validation, per channel (``"other"`` for those that
+            name none).
+        events_per_second: accepted events per second over the last few seconds.
+        lag: now minus the newest event's timestamp (None before any event).
+        reconnects: connections opened after the first.
+        gaps: outages that may have lost events (see ``EventStream.gaps``).
+        duplicates: data messages dropped because their ``seq`` was already seen.
+        ignored: messages of a ``type`` this version does not know (forward compatibility).
+        callback_errors: exceptions raised by listeners.
+        last_error: the newest connection or protocol problem, never with a token.
+    """
+
+    state: State
+    received: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    events_per_second: float = 0.0
+    lag: timedelta | None = None
+    reconnects: int = 0
+    gaps: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    callback_errors: int = 0
+    last_error: str | None = None
+
+    @property
+    def total(self) -> int:
+        """Accepted events on all channels."""
+        return sum(self.received.values())
+
+
+class Counters:
+    """The running counters behind :class:`StreamStats` (the stream's thread writes them)."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, int] = {c.value: 0 for c in CHANNELS}
+        self.rejected: dict[str, int] = {}
+        self.total = 0
+        self.newest_ns: int | None = None
+        self.reconnects = 0
+        self.ignored = 0
+        self.callback_errors = 0
+        self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
+
+    def sample(self, now: float) -> None:
+        """Note the total now (called every tick) so the rate covers the last few seconds."""
+        samples = self._samples
+        if now - samples[-1][0] >= 0.25:
+            samples.append((now, self.total))
+        while len(samples) > 2 and now - samples[1][0] >= RATE_SPAN:
+            samples.popleft()
+
+    def rate(self, now: float) -> float:
+        then, count = self._samples[0]
+        return (self.total - count) / (now - then) if now > then else 0.0
+
+    def lag(self) -> timedelta | None:
+        if self.newest_ns is None:
+            return None
+        return timedelta(microseconds=(time.time_ns() - self.newest_ns) // 1000)
+
+
+class Rejects:
+    """The newest rejected messages: when, what (truncated), why."""
+
+    def __init__(self, kept: int = REJECTS_KEPT) -> None:
+        self._items: deque[tuple[int, str, str]] = deque(maxlen=kept)
+
+    def add(self, raw: str | bytes, reason: str) -> None:
+        self._items.append((time.time_ns(), truncate(raw), reason))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def frame(self) -> pd.DataFrame:
+        items = list(self._items)
+        stamps = [t for t, _, _ in items]
+        return pd.DataFrame({
+            "received_at": pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="ns", utc=True),
+            "raw": pd.array([r for _, r, _ in items], dtype="string"),
+            "reason": pd.array([why for _, _, why in items], dtype="string"),
+        })

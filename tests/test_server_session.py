@@ -137,6 +137,6 @@ def test_one_log_line_per_connection_and_never_the_token(server, connect, caplog
     lines = [r.getMessage() for r in caplog.records if "logged-node" in r.getMessage()]
     assert len(lines) == 1
     assert "channels=network_events" in lines[0]
-    assert "close=1000" in lines[0]
+    assert "close=1000 by client" in lines[0]
     assert all(token not in r.getMessage() for r in caplog.records)
     assert all(token.split(".")[2] not in r.getMessage() for r in caplog.records)

@@ -59,6 +59,8 @@ class _Sink:
         self._ws = ws
         self._writer = writer
         self._closing: asyncio.Future[bool] | None = None
+        self.closed_with: int | None = None
+        """The close code we sent, when we closed first."""
 
     def write(self, data: bytes) -> None:
         transport = self._transport
@@ -73,6 +75,7 @@ class _Sink:
 
     def close(self, code: int, reason: str) -> None:
         if self._closing is None and not self._ws.closed:
+            self.closed_with = code
             self._closing = asyncio.ensure_future(
                 self._ws.close(code=code, message=reason.encode()[:120]))
 
@@ -143,10 +146,12 @@ class _Connection:
             self.server.hub.detach(self.sub)
             await self.sink.wait_closed()
             pump.cancel()
+            ours = self.sink.closed_with
             log.info(
-                "ws %s node=%r channels=%s sent=%d refused=%d close=%s after %.1fs", self.peer,
-                self.node, ",".join(self.sub.channels) or "-", self.sub.sent, self.refused,
-                self.ws.close_code, time.monotonic() - started,
+                "ws %s node=%r channels=%s sent=%d refused=%d close=%s by %s after %.1fs",
+                self.peer, self.node, ",".join(self.sub.channels) or "-", self.sub.sent,
+                self.refused, ours if ours is not None else self.ws.close_code,
+                "server" if ours is not None else "client", time.monotonic() - started,
             )
 
     def close(self, code: int, reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-__all__ = ["close_payload", "text_frame"]
+__all__ = ["text_frame"]
 
 _FIN_TEXT: Final = 0x81
 _LEN16: Final = struct.Struct("!BBH").pack
@@ -27,7 +27,3 @@ def text_frame(payload: bytes) -> bytes:
         return _LEN16(_FIN_TEXT, 126, size) + payload
     return _LEN64(_FIN_TEXT, 127, size) + payload
 
-
-def close_payload(code: int, reason: str = "") -> bytes:
-    """The payload of a close frame: the code, then the reason (section 5.5.1)."""
-    return struct.pack("!H", code) + reason.encode()[:123]

@@ -1,0 +1,251 @@
+"""The HTTP side: the token and status endpoints, handshake refusals (401, 503) with the REST
+spec's error body, TLS, and shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import jwt
+import orjson
+import pytest
+import websocket
+
+from openagi_nb import cli
+from openagi_nb.auth import fetch_token, verify_token
+
+from .conftest import TEST_SECRET, WsClient, write_capture
+
+
+@pytest.fixture
+def server(tmp_path, serve):
+    return serve(write_capture(tmp_path / "c.jsonl", 800), speed=20.0, loop=True)
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, orjson.loads(exc.read())
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, orjson.loads(exc.read())
+
+
+def assert_error_body(body: dict, code: int) -> None:
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+
+
+def handshake_refusal(url: str) -> websocket.WebSocketBadStatusException:
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(url, timeout=10)
+    return info.value
+
+
+def test_token_endpoint_issues_a_bearer_token_for_the_node(server):
+    status, body = post(server.base_url + "/api/v1/auth/token",
+                        b'{"node_id": "node_7", "public_key": "pk"}')
+    assert status == 200
+    assert set(body) == {"token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+    claims = verify_token(TEST_SECRET, body["token"])
+    assert claims["sub"] == "node_7"
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+@pytest.mark.parametrize("body", [b"{nope", b"[]", b"{}", b'{"node_id": ""}',
+                                  b'{"node_id": 7}', b'{"node_id": "n", "public_key": 1}'])
+def test_token_endpoint_refuses_a_bad_request_with_an_error_body(server, body):
+    status, reply = post(server.base_url + "/api/v1/auth/token", body)
+    assert status == 400
+    assert_error_body(reply, 400)
+
+
+def test_unknown_path_gets_a_json_404(server):
+    status, body = get(server.base_url + "/api/v1/nothing")
+    assert status == 404
+    assert_error_body(body, 404)
+
+
+def test_status_reports_clients_messages_capture_position_and_speed(server, connect):
+    client = connect(server)
+    client.subscribe("network_events")
+    client.data(5)
+    status, body = get(server.base_url + "/api/v1/status")
+    assert status == 200
+    assert body["uptime"] >= 0
+    assert body["clients"] == 1
+    assert body["subscribers"] == 1
+    assert body["messages_published"] >= 17
+    assert body["capture"] == {"path": str(server.server.options.capture), "messages": 800,
+                               "rejected": 0}
+    assert body["replay"]["started"] is True
+    assert body["replay"]["loop"] >= 0
+    assert 0 <= body["replay"]["position"] < 800
+    assert body["speed"] == 20.0
+
+
+def forged(payload: dict, key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+def alg_none(payload: dict) -> str:
+    def part(obj: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
+
+
+NOW = int(time.time())
+BAD_TOKENS = {
+    "missing": "",
+    "malformed": "not-a-jwt",
+    "garbage segments": "a.b.c",
+    "wrong signature": forged({"sub": "x", "iat": NOW, "exp": NOW + 600}, key="x" * 40),
+    "alg none": alg_none({"sub": "x", "iat": NOW, "exp": NOW + 600}),
+    "other algorithm": forged({"sub": "x", "iat": NOW, "exp": NOW + 600}, key="k" * 64,
+                              algorithm="HS512"),
+    "expired": forged({"sub": "x", "iat": NOW - 600, "exp": NOW - 300}),
+    "no exp": forged({"sub": "x", "iat": NOW}),
+    "no sub": forged({"iat": NOW, "exp": NOW + 600}),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_TOKENS))
+def test_bad_token_is_refused_at_the_handshake_with_401_and_a_json_body(server, connect, kind):
+    token = BAD_TOKENS[kind]
+    refusal = handshake_refusal(f"{server.ws_url}?token={token}")
+    assert refusal.status_code == 401
+    body = orjson.loads(refusal.resp_body)
+    assert_error_body(body, 401)
+    assert body["error"]["details"]
+    if token:
+        assert token not in refusal.resp_body.decode()
+    client = connect(server)  # a good client is still served
+    client.subscribe("network_events")
+    client.data(2)
+
+
+def test_token_in_an_authorization_header_is_accepted(server):
+    client = WsClient(server.ws_url, header=[f"Authorization: Bearer {server.token()}"])
+    try:
+        client.subscribe("network_events")
+        client.data(1)
+    finally:
+        client.close()
+
+
+def test_connections_beyond_the_cap_get_503_and_a_json_body(tmp_path, serve, connect):
+    server = serve(write_capture(tmp_path / "c.jsonl", 400), speed=20.0, loop=True,
+                   max_clients=2)
+    first, _second = connect(server), connect(server)
+    refusal = handshake_refusal(f"{server.ws_url}?token={server.token()}")
+    assert refusal.status_code == 503
+    assert_error_body(orjson.loads(refusal.resp_body), 503)
+    first.close()
+    deadline = time.monotonic() + 10
+    while server.status()["clients"] > 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    third = connect(server)
+    third.subscribe("network_events")
+    third.data(1)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def test_tls_serves_https_and_wss(tmp_path, serve, certificate):
+    cert, key = certificate
+    server = serve(write_capture(tmp_path / "c.jsonl", 400), speed=20.0, loop=True,
+                   certfile=str(cert), keyfile=str(key))
+    assert server.base_url.startswith("https://")
+    assert server.ws_url.startswith("wss://")
+    context = ssl.create_default_context(cafile=str(cert))
+    token = fetch_token(server.base_url, node_id="tls-node", ssl_context=context)
+    client = WsClient(f"{server.ws_url}?token={token}", sslopt={"ca_certs": str(cert)})
+    try:
+        client.subscribe("security_events")
+        assert client.data(3)[0]["type"] == "security_event"
+    finally:
+        client.close()
+
+
+def test_cli_serve_prints_its_url_and_on_sigterm_closes_clients_with_1001_and_exits_0(tmp_path):
+    capture = write_capture(tmp_path / "c.jsonl", 400)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "openagi_nb.cli", "serve", str(capture), "--port", "0",
+         "--speed", "20", "--loop", "--secret", TEST_SECRET],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    clients: list[WsClient] = []
+    try:
+        line = process.stdout.readline()
+        url = re.search(r"(http://127\.0\.0\.1:\d+)", line).group(1)
+        token = fetch_token(url, node_id="doomed")
+        clients = [WsClient(f"{url.replace('http', 'ws')}/api/v1/ws?token={token}")
+                   for _ in range(2)]
+        for client in clients:
+            client.subscribe("network_events")
+            client.data(1)
+        process.send_signal(signal.SIGTERM)
+        assert [client.close_status() for client in clients] == [1001, 1001]
+        assert process.wait(30) == 0
+        log = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+        for client in clients:
+            client.close()
+    assert log.count("'doomed'") == 3  # the token line and one line per connection
+    assert token not in log
+
+
+def test_cli_token_prints_a_token_the_server_accepts(server, capsys):
+    assert cli.main(["token", server.base_url, "--node-id", "cli-node"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert verify_token(TEST_SECRET, token)["sub"] == "cli-node"
+
+
+def test_cli_serve_with_a_missing_capture_fails_with_one_line(tmp_path, capsys):
+    assert cli.main(["serve", str(tmp_path / "missing.jsonl"), "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "no such file" in err
+    assert err.count("\n") == 1

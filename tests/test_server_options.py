@@ -1,0 +1,66 @@
+"""Serve options: validation and the command-line arguments."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pytest
+
+from openagi_nb.exceptions import ServerConfigError
+from openagi_nb.server.options import ServeOptions, add_arguments, from_arguments, parse_speed
+
+from .conftest import TEST_SECRET, write_capture
+
+
+def parsed(*argv: str) -> ServeOptions:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return from_arguments(parser.parse_args(list(argv)))
+
+
+def test_arguments_map_to_options(tmp_path):
+    capture = str(write_capture(tmp_path / "c.jsonl", 2))
+    options = parsed(capture, "--port", "0", "--speed", "max", "--rate", "500", "--loop",
+                     "--no-retime", "--wait-for", "3", "--history", "10", "--token-ttl", "60",
+                     "--secret", TEST_SECRET, "--max-clients", "7", "--queue", "99")
+    assert options == ServeOptions(capture, port=0, speed=math.inf, rate=500.0, loop=True,
+                                   retime=False, wait_for=3, history=10, token_ttl=60.0,
+                                   secret=TEST_SECRET, max_clients=7, queue=99)
+    assert TEST_SECRET not in repr(options)
+
+
+def test_defaults_match_the_issue(tmp_path):
+    options = parsed(str(write_capture(tmp_path / "c.jsonl", 2)))
+    assert (options.host, options.port, options.speed, options.history) == (
+        "127.0.0.1", 8080, 1.0, 100_000)
+    assert options.retime
+    assert not options.loop
+    assert options.token_ttl == 3600
+
+
+@pytest.mark.parametrize(("text", "value"), [("max", math.inf), ("MAX", math.inf), ("2.5", 2.5)])
+def test_speed_is_a_positive_number_or_max(text, value):
+    assert parse_speed(text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "fast", "nan", "inf"])
+def test_bad_speed_is_an_argument_error(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_speed(text)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"speed": 0.0}, "speed"),
+    ({"rate": -1.0}, "rate"),
+    ({"port": 70000}, "port"),
+    ({"history": -1}, "history"),
+    ({"queue": 0}, "queue"),
+    ({"max_clients": 0}, "max_clients"),
+    ({"certfile": "cert.pem"}, "go together"),
+    ({"capture": "missing.jsonl"}, "no such file"),
+])
+def test_bad_options_are_config_errors(tmp_path, change, message):
+    capture = str(write_capture(tmp_path / "c.jsonl", 2))
+    with pytest.raises(ServerConfigError, match=message):
+        ServeOptions(**{"capture": capture, **change})

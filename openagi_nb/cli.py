@@ -180,10 +180,59 @@ def _add_token(sub: Any) -> None:
     p.set_defaults(handler=_token)
 
 
+# --- record -------------------------------------------------------------------------------
+
+
+def _record(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from .client_record import record
+    from .schema import CHANNELS
+
+    tty, shown = sys.stderr.isatty(), [0.0]
+    start, end = ("\r", "") if tty else ("", "\n")
+
+    def progress(stats: Any) -> None:
+        now = time.monotonic()
+        if tty or now - shown[0] >= 5.0:  # a file or pipe gets a line every 5 s, not a flood
+            shown[0] = now
+            print(f"{start}{stats.total:,} events, {stats.events_per_second:,.0f}/s, "
+                  f"{stats.reconnects} reconnects ", end=end, file=sys.stderr, flush=True)
+
+    stats = record(
+        args.url, args.output, channels=args.channel or CHANNELS, count=args.count,
+        duration=args.duration, token=args.token or os.environ.get("OPENAGI_NB_TOKEN"),
+        node_id=args.node_id, on_progress=progress,
+    )
+    if tty:
+        print(file=sys.stderr)
+    print(f"recorded {stats.total:,} events to {args.output} ({stats.reconnects} reconnects, "
+          f"{stats.gaps} gaps, {sum(stats.rejected.values())} rejected)")
+    return 0
+
+
+def _add_record(sub: Any) -> None:
+    from .schema import CHANNELS
+
+    p = sub.add_parser("record", help="record a live stream to a capture, as received")
+    p.add_argument("url", help="the WebSocket API, e.g. ws://127.0.0.1:8080/api/v1/ws")
+    p.add_argument("-o", "--output", required=True, type=Path, help="capture path (.jsonl[.gz])")
+    p.add_argument("--channel", action="append", choices=[c.value for c in CHANNELS],
+                   help="a channel to record (repeat it; default: all)")
+    p.add_argument("--count", type=int, default=None, help="stop after this many events")
+    p.add_argument("--duration", type=parse_duration, default=None, help="stop after, e.g. 10m")
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--token", default=None,
+                      help="the token (default: $OPENAGI_NB_TOKEN, or one in the URL)")
+    auth.add_argument("--node-id", default=None, help="fetch a token for this node instead")
+    p.set_defaults(handler=_record)
+
+
 # --- main ---------------------------------------------------------------------------------
 
 PARSERS: list[Callable[[Any], None]] = [
-    _add_generate, _add_inspect, _add_convert, _add_serve, _add_token,
+    _add_generate, _add_inspect, _add_convert, _add_serve, _add_token, _add_record,
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -46,3 +47,31 @@ def test_record_with_a_refused_token_raises_and_leaves_a_closed_empty_capture(
     with pytest.raises(AuthenticationFailed, match="401"):
         record(server.ws_url, path, count=10, token="bad-token")
     assert len(load_capture(path)) == 0
+
+
+def test_the_record_command_writes_the_capture_and_says_what_it_did(serve, capture, tmp_path,
+                                                                     capsys):
+    from openagi_nb.cli import main
+
+    server = serve(capture, speed=math.inf, wait_for=1)
+    path = tmp_path / "rec.jsonl.gz"
+    argv = ["record", server.ws_url, "-o", str(path), "--channel", "network_events",
+            "--channel", "security_events", "--count", "200", "--node-id", "cli"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert f"recorded 200 events to {path} (0 reconnects, 0 gaps, 0 rejected)" in out
+    assert re.search(r"[\d,]+ events, [\d,]+/s, 0 reconnects", err)
+    cap = load_capture(path)
+    assert (len(cap.frame("network_events")), len(cap.frame("security_events"))) == (100, 100)
+
+
+def test_the_record_command_reports_a_refused_token_in_one_line(serve, capture, tmp_path,
+                                                                capsys):
+    from openagi_nb.cli import main
+
+    server = serve(capture)
+    argv = ["record", server.ws_url, "-o", str(tmp_path / "r.jsonl"), "--token", "bad-token"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "openagi-nb record: error: server refused the connection: HTTP 401" in err
+    assert "bad-token" not in err

@@ -1,0 +1,69 @@
+"""Pushing a :class:`~.plotdata.Plot` into a plotly FigureWidget with as little traffic as
+possible.
+
+A FigureWidget sends every property change to the browser. When the traces are the same series
+as last time (same types, names and axes), only their data changes, inside one
+``batch_update()``: one message, with the numeric arrays as binary buffers, and plotly skips the
+properties whose value did not change. When the series changed (a node appeared, another channel
+is shown), the traces and the layout are replaced, which costs one full redraw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from .plotdata import Plot
+
+__all__ = ["Synced"]
+
+
+class Synced:
+    """What a FigureWidget currently shows, to decide how to bring it to the next plot."""
+
+    def __init__(self, fig: go.FigureWidget) -> None:
+        self.fig = fig
+        self._structure: tuple[tuple[Any, ...], ...] | None = None
+        self._layout: dict[str, Any] | None = None
+        self._shapes: list[dict[str, Any]] = []
+        self.rebuilds = 0
+        """How many times the traces had to be replaced (not just updated)."""
+
+    @property
+    def stale(self) -> bool:
+        """Whether the next :meth:`show` replaces everything."""
+        return self._structure is None
+
+    def forget(self) -> None:
+        """Make the next :meth:`show` replace traces and layout (another kind of plot)."""
+        self._structure = None
+
+    def show(self, plot: Plot) -> bool:
+        """Bring the widget to ``plot``; return True when the layout was replaced (callbacks
+        registered on the old layout object are gone then)."""
+        structure = plot.structure()
+        if structure != self._structure:
+            self._rebuild(plot)
+            self._structure = structure
+            return True
+        with self.fig.batch_update():
+            for trace, new in zip(self.fig.data, plot.traces, strict=True):
+                trace.update({k: v for k, v in new.items() if k != "type"})
+            if plot.layout != self._layout:
+                self.fig.update_layout(plot.layout)
+                self._layout = plot.layout
+            if plot.shapes != self._shapes:
+                self.fig.layout.shapes = plot.shapes
+                self._shapes = plot.shapes
+        return False
+
+    def _rebuild(self, plot: Plot) -> None:
+        self.rebuilds += 1
+        fig = self.fig
+        fig.data = ()
+        fig.layout = go.Layout({**plot.layout, "shapes": plot.shapes})
+        self._layout, self._shapes = plot.layout, plot.shapes
+        if plot.traces:
+            fig.add_traces(plot.traces)
+

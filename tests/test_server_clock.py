@@ -79,3 +79,21 @@ def test_empty_capture_is_finished_at_once(loop):
     c = clock([], loop=loop)
     c.start(0.0, None)
     assert c.finished
+
+
+def test_take_publishes_what_is_due_and_stops_at_the_end_of_a_pass():
+    c = clock([0, 1, 2, 3], loop=True, period=4)
+    c.start(0.0, None)
+    assert c.take(1.5, 100) == 2
+    assert c.take(10.0, 100) == 2  # the rest of the first pass only
+    assert (c.round, c.index) == (1, 0)
+    assert c.take(10.0, 3) == 3
+
+
+def test_take_at_max_speed_takes_the_limit_at_once():
+    c = clock([0, 5, 9], speed=math.inf)
+    c.start(0.0, None)
+    assert c.take(0.0, 2) == 2
+    assert c.take(0.0, 2) == 1
+    assert c.finished
+    assert c.take(0.0, 2) == 0

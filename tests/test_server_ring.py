@@ -45,3 +45,20 @@ def test_evicted_remembers_the_last_seq_lost_per_channel():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError, match="capacity"):
         Ring(0)
+
+
+def test_extend_is_the_same_as_appending_one_by_one_across_the_wrap():
+    one_by_one, bulk = filled(8, 6), filled(8, 6)
+    frames = [f"x{i}".encode() for i in range(7)]
+    channels = bytes([0, 1, 2, 3, 0, 1, 2])
+    for frame, channel in zip(frames, channels, strict=True):
+        one_by_one.append(frame, channel)
+    bulk.extend(frames, channels)
+    assert bulk.head == one_by_one.head == 13
+    assert bulk.window(5, 13) == one_by_one.window(5, 13)
+    assert bulk.evicted == one_by_one.evicted
+
+
+def test_extend_refuses_more_than_the_capacity():
+    with pytest.raises(ValueError, match="do not fit"):
+        Ring(4).extend([b"x"] * 5, bytes(5))

@@ -81,3 +81,26 @@ class ReplayClock:
         """Record that the next publication, due at ``due``, was made."""
         self._previous = due
         self.position += 1
+
+    def take(self, now: float, limit: int) -> int:
+        """Advance over the publications due by ``now``, at most ``limit`` and never past the
+        end of the current pass (so one :meth:`offset` holds for all); return how many.
+
+        Call :meth:`offset` and read :attr:`index` before, to know what to publish.
+        """
+        n = len(self._times)
+        if self.finished:
+            return 0
+        limit = min(limit, n - self.position % n)
+        if self._scale == 0.0 and self._gap == 0.0:  # --speed max without --rate
+            self._previous = self._t0
+            self.position += limit
+            return limit
+        count = 0
+        while count < limit:
+            due = self.due()
+            if due > now:
+                break
+            self.advance(due)
+            count += 1
+        return count

@@ -22,10 +22,9 @@ from typing import Any, Final
 from ..protocol import ErrorCode
 from .clock import ReplayClock
 from .options import ServeOptions
-from .replay import Replay, SecondsFormatter
+from .replay import Replay, SecondsFormatter, frames
 from .ring import Ring
 from .subscriber import Sink, Subscriber
-from .wire import text_frame
 
 __all__ = ["CHUNK", "Hub"]
 
@@ -115,20 +114,16 @@ class Hub:
         return min(CHUNK, self.options.queue - (self.ring.head - min(positions)))
 
     def _publish(self, now: float, limit: int) -> None:
-        clock, ring, replay, fmt = self.clock, self.ring, self.replay, self._fmt
-        channels, payload, append = replay.channels, replay.payload, ring.append
-        offset, round_ = clock.offset(), clock.round
-        for _ in range(limit):
-            if clock.finished:
+        """Encode, frame and store what is due, in batches of one loop pass each."""
+        clock, ring, replay = self.clock, self.ring, self.replay
+        while limit > 0:
+            index, offset = clock.index, clock.offset()
+            count = clock.take(now, limit)
+            if not count:
                 return
-            due = clock.due()
-            if due > now:
-                return
-            if clock.round != round_:
-                offset, round_ = clock.offset(), clock.round
-            index = clock.index
-            append(text_frame(payload(index, ring.head + 1, offset, fmt)), channels[index])
-            clock.advance(due)
+            ring.extend(frames(replay, index, count, ring.head + 1, offset, self._fmt),
+                        replay.channels[index:index + count])
+            limit -= count
 
     def _close_slow(self) -> None:
         head, bound = self.ring.head, self.options.queue

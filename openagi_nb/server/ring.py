@@ -42,6 +42,30 @@ class Ring:
         self._channels[slot] = channel
         return self.head
 
+    def extend(self, frames: list[bytes], channels: bytes) -> None:
+        """Store frames with the next ``seq`` numbers (no more than ``capacity`` at once)."""
+        count, cap = len(frames), self.capacity
+        if count > cap:
+            raise ValueError(f"{count} frames do not fit in a ring of {cap}")
+        start = (self.head + 1) % cap
+        first = min(count, cap - start)
+        self._store(start, frames[:first], channels[:first])
+        if first < count:
+            self._store(0, frames[first:], channels[first:])
+
+    def _store(self, slot: int, frames: list[bytes], channels: bytes) -> None:
+        count, cap = len(frames), self.capacity
+        old = bytes(self._channels[slot:slot + count])
+        lost = self.head + 1 - cap  # the seq that was in ``slot`` (if positive)
+        if lost + count - 1 > 0:
+            for c in range(len(self.evicted)):  # the last seq of each channel overwritten
+                at = old.rfind(c.to_bytes(1, "big"))
+                if at >= 0 and lost + at > 0:
+                    self.evicted[c] = lost + at
+        self._frames[slot:slot + count] = frames
+        self._channels[slot:slot + count] = channels
+        self.head += count
+
     def window(self, after: int, upto: int) -> tuple[list[bytes], bytearray]:
         """Frames and channel indexes of ``seq`` in ``(after, upto]``, which must be retained."""
         if after < self.oldest or upto > self.head or after > upto:

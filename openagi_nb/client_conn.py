@@ -1,15 +1,15 @@
 """The one place that calls websocket-client: open a connection, read its frames fast, close it,
 and turn every websocket-client or socket error into an :class:`~.reconnect.Ending`.
 
-Reading: websocket-client's frame reader asks the socket for each frame's header, length and
-payload separately (about three ``recv`` syscalls per frame, PERF_NOTES). :class:`_BufferedSocket`
-hands it those bytes from 64 KiB reads instead, which halves the CPU per frame while keeping its
-protocol handling (fragments, pings, close). UTF-8 is not checked here: ``orjson`` checks it when
-it decodes, and websocket-client's own check is pure Python (PERF_NOTES).
+websocket-client opens the connection (handshake, TLS, proxies), sends and closes; frames are read
+by ``client_wire.FrameReader`` from 64 KiB reads, several times cheaper per frame than
+websocket-client's reader. UTF-8 is not checked here: ``orjson`` checks it when it decodes, and
+websocket-client's own check is pure Python (PERF_NOTES).
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,17 +19,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import websocket
 
+from .client_wire import BINARY, CLOSE, PING, TEXT, FrameReader
+from .exceptions import ConnectionFailed
 from .reconnect import Ending, Outcome
 
 __all__ = ["Connection", "Failure", "open_connection", "redact", "split_token", "with_token"]
 
-READ_SIZE: Final = 65536
 TICK: Final = 0.25
 """Seconds a read may wait before the stream gets a chance to ping, flush and notice stop()."""
 
-TEXT: Final = websocket.ABNF.OPCODE_TEXT
-BINARY: Final = websocket.ABNF.OPCODE_BINARY
-CLOSE: Final = websocket.ABNF.OPCODE_CLOSE
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +65,10 @@ def scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-class _BufferedSocket(websocket.WebSocket):
-    """websocket-client's ``WebSocket`` reading the socket 64 KiB at a time.
-
-    websocket-client's frame reader calls ``_recv(n)`` for each piece of a frame and accepts
-    fewer bytes than asked; here they come from the last big read.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._chunk = b""
-        self._at = 0
-
-    def _recv(self, bufsize: int) -> bytes:
-        chunk, at = self._chunk, self._at
-        if at >= len(chunk):
-            # raises on timeout, close and errors
-            chunk, at = super()._recv(READ_SIZE), 0  # type: ignore[no-untyped-call]
-            self._chunk = chunk
-        end = at + bufsize
-        self._at = min(end, len(chunk))
-        return chunk if at == 0 and end >= len(chunk) else chunk[at:end]
-
-
 class Connection:
     """One open websocket: read frames on the stream's thread, send from any thread."""
 
-    def __init__(self, ws: _BufferedSocket, token: str | None) -> None:
+    def __init__(self, ws: websocket.WebSocket, token: str | None) -> None:
         self._ws = ws
         self._token = token
 
@@ -104,17 +79,19 @@ class Connection:
         on_tick: Callable[[], Failure | None],
         tick_every: int = 1024,
     ) -> Failure:
-        """Read frames until the connection ends; return how it ended.
+        """Read messages until the connection ends; return how it ended.
 
         ``on_text`` gets each text message's raw bytes, ``on_binary`` each binary one;
-        ``on_tick`` runs when no frame came for :data:`TICK` seconds and every ``tick_every``
-        frames, and ends the session by returning a :class:`Failure`.
+        ``on_tick`` runs when nothing came for :data:`TICK` seconds and every ``tick_every``
+        messages, and ends the session by returning a :class:`Failure`.
         """
-        recv, count = self._ws.recv_data, 0
+        ws, count = self._ws, 0
+        # websocket-client's own socket read: timeouts, TLS and closed sockets handled as it does
+        read = FrameReader(lambda n: ws._recv(n)).next  # type: ignore[no-untyped-call]
         try:
             while True:
                 try:
-                    opcode, data = recv()
+                    opcode, data = read()
                 except websocket.WebSocketTimeoutException:
                     failure = on_tick()
                     if failure is not None:
@@ -122,19 +99,27 @@ class Connection:
                     continue
                 if opcode == TEXT:
                     on_text(data)
-                elif opcode == CLOSE:
-                    return _closed(data)
-                else:
+                elif opcode == BINARY:
                     on_binary(data)
+                elif opcode == CLOSE:
+                    self._answer_close()
+                    return _closed(data)
+                elif opcode == PING:
+                    ws.pong(data)
                 count += 1
                 if count >= tick_every:
                     count = 0
                     failure = on_tick()
                     if failure is not None:
                         return failure
-        except (websocket.WebSocketException, OSError, struct.error) as exc:
+        except (websocket.WebSocketException, OSError, ConnectionFailed) as exc:
             return Failure(Ending(Outcome.NETWORK), scrub(f"connection lost: {_reason(exc)}",
                                                           self._token))
+
+    def _answer_close(self) -> None:
+        """RFC 6455 §5.5.1: answer the peer's close frame with ours."""
+        with contextlib.suppress(websocket.WebSocketException, OSError):
+            self._ws.send_close()
 
     def send(self, text: str) -> bool:
         """Send a text message; False if the connection is gone (the reader will see why)."""
@@ -179,7 +164,7 @@ def open_connection(
 ) -> Connection | Failure:
     """Open ``url`` with ``token``; a :class:`Connection`, or a :class:`Failure` saying why not
     (HTTP 401 is ``Ending(HTTP, 401)``: the token was refused)."""
-    ws = _BufferedSocket(skip_utf8_validation=True, enable_multithread=True, sslopt=sslopt)
+    ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True, sslopt=sslopt)
     try:
         ws.connect(with_token(url, token), timeout=timeout)  # type: ignore[no-untyped-call]
         ws.settimeout(TICK)

@@ -83,10 +83,10 @@ class _Strings:
         return (inverse - 1 if has_na else inverse).astype(np.int32)
 
     def dictionary(self, values: list[str], generation: int, n: int) -> pa.Array:
-        """The first ``n`` values as Arrow strings, converting only what is new since last time
-        (called outside the lock with the ``values`` list and length read under it)."""
+        """At least the first ``n`` values as Arrow strings, converting only what is new since
+        the last call (made outside the lock, with ``values`` and ``n`` read under it)."""
         gen, done, arrow = self.arrow
-        if gen != generation or done > n:
+        if gen != generation:
             arrow, done = pa.array([], _ARROW_STRING), 0
         if done < n:
             arrow = pa.concat_arrays([arrow, pa.array(values[done:n], _ARROW_STRING)])
@@ -211,9 +211,7 @@ class LiveFrame:
         self._count = 0  # live rows
         self._total = 0  # rows ever appended: the version
         self._newest = INT64_MIN  # newest event timestamp seen (ns)
-        self.dropped = 0
-        """Rows refused when written (a value the column cannot hold); 0 for rows from
-        ``protocol.flatten``, which validates them."""
+        self.dropped = 0  # rows with a value a column cannot hold (never from flatten)
 
     # --- writing (the stream's thread) ---------------------------------------------------
 
@@ -225,7 +223,7 @@ class LiveFrame:
             ValueError: the row has the wrong width; nothing is added then.
         """
         if len(row) != self._width:
-            raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
+            self._check_width(row)
         with self._lock:
             pending = self._pending
             pending.append(row)
@@ -236,11 +234,14 @@ class LiveFrame:
         """Add many rows (see :meth:`append`); all are checked before any is added."""
         batch = [tuple(r) for r in rows]
         for row in batch:
-            if len(row) != self._width:
-                raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
+            self._check_width(row)
         with self._lock:
             self._pending.extend(batch)
             self._commit()
+
+    def _check_width(self, row: Sequence[Any]) -> None:
+        if len(row) != self._width:
+            raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
 
     def _commit(self) -> None:
         """Write the pending rows into the columns (lock held)."""
@@ -275,24 +276,23 @@ class LiveFrame:
         return [store.encode(values) for store, values in zip(self._stores, cols, strict=True)]
 
     def _encodes(self, row: tuple[Any, ...]) -> bool:
-        """Whether one row can be stored (only asked when a batch could not be)."""
-        try:
+        try:  # only asked when a whole batch could not be stored
             self._encode([row])
         except (TypeError, ValueError, OverflowError, KeyError):
             return False
         return True
 
     def _make_room(self, m: int) -> None:
+        """Grow the ring (doubling, up to the row window), else evict the oldest rows."""
         needed = self._count + m
         if needed > self._capacity and self._capacity != self._max_rows:
-            limit = self._max_rows or needed
-            self._resize(min(max(2 * self._capacity, needed), max(limit, needed)))
+            capacity = max(2 * self._capacity, needed)
+            if self._max_rows is not None:
+                capacity = min(capacity, self._max_rows)
+            self._data = [self._grown(data, capacity) for data in self._data]
+            self._head, self._capacity = 0, capacity
         if needed > self._capacity:
             self._evict(needed - self._capacity)
-
-    def _resize(self, capacity: int) -> None:
-        self._data = [self._grown(data, capacity) for data in self._data]
-        self._head, self._capacity = 0, capacity
 
     def _grown(self, data: np.ndarray, capacity: int) -> np.ndarray:
         out = np.empty(capacity, data.dtype)
@@ -304,7 +304,7 @@ class LiveFrame:
         if n:
             for data in self._data:
                 if data.dtype == object:  # let evicted lists go now, not when overwritten
-                    self._set(data, self._head, n, None)
+                    self._put(data, self._head, np.full(n, None, dtype=object))
             self._head = (self._head + n) % self._capacity
             self._count -= n
 
@@ -313,11 +313,6 @@ class LiveFrame:
         first = min(len(values), self._capacity - start)
         data[start:start + first] = values[:first]
         data[:len(values) - first] = values[first:]
-
-    def _set(self, data: np.ndarray, start: int, n: int, value: Any) -> None:
-        first = min(n, self._capacity - start)
-        data[start:start + first] = value
-        data[:n - first] = value
 
     def _leading_older(self, cutoff: int) -> int:
         """How many of the oldest rows are older than ``cutoff``: probes grow geometrically, so
@@ -369,33 +364,21 @@ class LiveFrame:
 
         Safe while appends continue: it sees a consistent set of whole rows.
         """
-        return self._frame(*self._copy(0))
+        return self.since(0)[1]
 
     def since(self, version: int) -> tuple[int, pd.DataFrame]:
         """The rows appended after ``version`` that are still in the window, and the version
         they bring the caller to: pass it to the next call to get only what is new."""
-        return self._copy_since(version)
-
-    def _copy_since(self, version: int) -> tuple[int, pd.DataFrame]:
-        with self._lock:
+        with self._lock:  # held to copy only; the conversion to pandas happens after
             self._commit()
             oldest = self._total - self._count
             skip = min(max(version, oldest) - oldest, self._count)
-            copied = self._copy_locked(skip)
-            now = self._total
-        return now, self._frame(*copied)
-
-    def _copy(self, skip: int) -> tuple[list[np.ndarray], list[Any], int]:
-        with self._lock:
-            self._commit()
-            return self._copy_locked(skip)
-
-    def _copy_locked(self, skip: int) -> tuple[list[np.ndarray], list[Any], int]:
-        data = [self._live(d, skip) for d in self._data]
-        strings = [None if s.strings is None else
-                   (s.strings.values, s.strings.generation, len(s.strings.values))
-                   for s in self._stores]
-        return data, strings, self._newest
+            data = [self._live(d, skip) for d in self._data]
+            strings = [None if s.strings is None else
+                       (s.strings.values, s.strings.generation, len(s.strings.values))
+                       for s in self._stores]
+            now, newest = self._total, self._newest
+        return now, self._frame(data, strings, newest)
 
     def _frame(self, data: list[np.ndarray], strings: list[Any], newest: int) -> pd.DataFrame:
         stamps = data[1]

@@ -155,6 +155,15 @@ def test_row_window_wraps_many_times_and_takes_batches_larger_than_itself():
     assert df["node_id"].tolist() == [NODES[i % 25] for i in range(5150, 5250)]
 
 
+def test_a_row_window_larger_than_the_first_block_never_holds_more_rows():
+    frame = LiveFrame("monitoring_events", window=5000)
+    for i in range(12_000):
+        frame.append(metric_row(i))
+        if i in (4999, 5100, 9000):
+            assert len(frame) == min(i + 1, 5000)
+    assert frame.snapshot()["seq"].tolist() == list(range(7000, 12_000))
+
+
 def test_time_window_keeps_events_no_older_than_the_span_before_the_newest():
     frame = filled("monitoring_events", [metric_row(i) for i in range(3600)], window="15min")
     df = frame.snapshot()

@@ -1,0 +1,150 @@
+"""The quickstart notebook in real JupyterLab and headless Chromium: the live plots render and
+move, the dashboard reads live, stopping the stream reads stopped, and the page talked to nobody
+but 127.0.0.1 and logged no console error.
+
+Cells run through JupyterLab's own commands (``notebook:run-all-above`` with the last cell, the
+``stream.stop()`` one, selected; then ``notebook:run-cell``), so the widgets go through the real
+comm, widget manager and plotly.js.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from .conftest import NOTEBOOK, Lab
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL = {"127.0.0.1"}
+
+KERNEL_IDLE = """() => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session &&
+    panel.sessionContext.session.kernel;
+  return !!(panel && panel.sessionContext.isReady && kernel && kernel.status === 'idle' &&
+    kernel.connectionStatus === 'connected');
+}"""
+RUN = """async ([command, index]) => {
+  const app = window.jupyterapp, notebook = app.shell.currentWidget.content;
+  notebook.activeCellIndex = index < 0 ? notebook.widgets.length + index : index;
+  await app.commands.execute(command);
+}"""
+CELLS = """() => window.jupyterapp.shell.currentWidget.content.widgets.map(c => ({
+  type: c.model.type,
+  count: c.model.type === 'code' ? c.model.executionCount : null,
+  errors: c.model.type === 'code' ? c.model.outputs.toJSON()
+    .filter(o => o.output_type === 'error').map(o => `${o.ename}: ${o.evalue}`) : [],
+}))"""
+PLOT = """(i) => {
+  const gd = document.querySelectorAll('.js-plotly-plot')[i];
+  const axis = gd._fullLayout.xaxis;
+  return {points: gd.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0),
+          end: axis.r2l(axis.range[1]), type: axis.type};
+}"""
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``check`` until it returns something true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Recorder:
+    """Every request, WebSocket and console error of a page."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+
+    def attach(self, page: Any) -> None:
+        page.on("request", lambda r: self.urls.append(r.url))
+        page.on("websocket", lambda ws: self.urls.append(ws.url))
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def foreign(self) -> list[str]:
+        return [u for u in self.urls if urlsplit(u).hostname not in LOCAL]
+
+
+@pytest.fixture
+def page(chromium: str, lab: Lab) -> Iterator[tuple[Any, Recorder]]:
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        context = browser.new_context(viewport={"width": 1300, "height": 3200})
+        # anything not local is refused, and the recorder still sees it was asked for
+        context.route("**/*", lambda route: route.continue_()
+                      if urlsplit(route.request.url).hostname in LOCAL else route.abort())
+        recorder = Recorder()
+        pg = context.new_page()
+        recorder.attach(pg)
+        try:
+            yield pg, recorder
+        finally:
+            browser.close()
+
+
+def run_cells(page: Any, command: str, index: int, upto: int) -> list[dict[str, Any]]:
+    """Run cells with a notebook command; wait until cells ``[:upto]`` ran and the kernel is
+    idle; fail on any error output."""
+    page.evaluate(RUN, [command, index])
+
+    def done() -> list[dict[str, Any]] | None:
+        cells = page.evaluate(CELLS)[:upto]
+        ran = all(c["count"] is not None for c in cells if c["type"] == "code")
+        return cells if ran and page.evaluate(KERNEL_IDLE) else None
+
+    cells = wait_until(done, 90, f"cells up to {upto} to run")
+    errors = [e for c in cells for e in c["errors"]]
+    assert not errors, errors
+    return cells
+
+
+def plot_state(page: Any, index: int) -> dict[str, float]:
+    return page.evaluate(PLOT, index)
+
+
+def test_quickstart_notebook_plots_live_in_jupyterlab(page, lab, tmp_path: Path):
+    pg, recorder = page
+    pg.goto(f"{lab.url}/lab/tree/{NOTEBOOK}")
+    pg.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    wait_until(lambda: pg.evaluate(KERNEL_IDLE), 60, "the kernel to be idle")
+    cells = pg.evaluate(CELLS)
+
+    run_cells(pg, "notebook:run-all-above", -1, len(cells) - 1)
+    pg.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    plots = wait_until(lambda: pg.locator(".js-plotly-plot .main-svg").count() >= 2, 30,
+                       "the dashboard's and live_metrics' plots")
+    assert plots
+    status = pg.locator(".openagi-status")
+    wait_until(lambda: "live" in status.inner_text(), 20, "the dashboard status to read live")
+    assert "events/s" in status.inner_text()
+
+    last = pg.locator(".js-plotly-plot").count() - 1
+    before = plot_state(pg, last)
+    assert before["type"] == "date"  # updates must not turn the time axis into numbers
+    after = wait_until(lambda: (s := plot_state(pg, last))["end"] > before["end"] and s, 20,
+                       "live_metrics' x range to grow")
+    assert after["points"] > 0
+    assert plot_state(pg, 0)["type"] == "date"
+    pg.screenshot(path=str(tmp_path / "quickstart.png"), full_page=True)
+    pg.locator(".openagi-dashboard").screenshot(path=str(tmp_path / "dashboard.png"))
+
+    run_cells(pg, "notebook:run-cell", -1, len(cells))
+    wait_until(lambda: "stopped" in status.inner_text(), 20, "the dashboard status to read stopped")
+    assert recorder.foreign() == []
+    assert recorder.errors == []

@@ -99,6 +99,16 @@ def test_wait_for_holds_the_clock_until_enough_clients_subscribed(tmp_path, serv
     assert second.data(1)[0]["seq"] == 1
 
 
+def test_max_speed_holds_the_clock_while_nobody_is_subscribed(tmp_path, serve, connect):
+    server = serve(write_capture(tmp_path / "c.jsonl", 100), speed=MAX)
+    client = connect(server)
+    client.send({"type": "ping"})
+    client.reply("pong")
+    assert server.status()["messages_published"] == 0
+    client.subscribe("network_events")
+    assert client.data(1)[0]["seq"] == 1
+
+
 def test_max_speed_is_paced_by_the_slowest_subscriber_and_drops_nothing(
     tmp_path, serve, connect
 ):
@@ -158,6 +168,29 @@ def test_slow_consumer_at_finite_speed_is_told_and_closed_with_1013(tmp_path, se
     assert b"slow_consumer" in errors[0]
     assert server.status()["slow_consumers_closed"] == 1
     fast.data(100)  # the others go on
+
+
+def test_slow_consumer_that_never_reads_is_cut_after_the_close_timeout(
+    tmp_path, serve, connect
+):
+    server = serve(write_capture(tmp_path / "c.jsonl", 4000), speed=200.0, queue=2000,
+                   loop=True)
+    stalled = connect(server, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+    for channel in CHANNEL_CYCLE:
+        stalled.subscribe(channel)
+    fast = connect(server)
+    fast.subscribe("monitoring_events")
+    while server.status()["slow_consumers_closed"] == 0:
+        fast.data(500)
+
+    async def open_connections() -> int:  # sockets the server still holds, closing ones too
+        runner = server.server._runner
+        return len(runner.server.connections) if runner and runner.server else 0
+
+    deadline = time.monotonic() + 30  # CLOSE_TIMEOUT (5 s) after its close frame, it is cut
+    while server.call(open_connections()) > 1:
+        assert time.monotonic() < deadline, "the stalled client still holds a connection"
+        fast.data(100)
 
 
 def test_each_message_is_encoded_once_for_every_client(tmp_path, serve, connect):

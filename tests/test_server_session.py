@@ -58,6 +58,14 @@ def test_bad_frame_gets_an_error_and_the_connection_goes_on(server, connect, fra
     assert_still_served(connect(server))  # and so is everyone else
 
 
+def test_text_frame_that_is_not_utf8_is_refused_and_the_connection_goes_on(server, connect):
+    client = connect(server)
+    client.ws.send(b'{"type": "ping", "x": "\xff"}', opcode=websocket.ABNF.OPCODE_TEXT)
+    error, _ = client.reply("error")
+    assert error["data"]["code"] == "bad_json"
+    assert_still_served(client)
+
+
 def test_frame_over_64_kib_is_refused_and_the_connection_goes_on(server, connect):
     client = connect(server)
     client.send('{"type": "ping", "pad": "' + "x" * (64 * 1024) + '"}')

@@ -159,7 +159,8 @@ class Hub:
                 "rejected": self.replay.rejected,
             },
             "replay": {
-                "position": clock.index, "loop": clock.round, "seq": self.ring.head,
+                "position": len(self.replay) if clock.finished else clock.index,
+                "loop": clock.round if not clock.finished else 0, "seq": self.ring.head,
                 "started": clock.started, "finished": clock.started and clock.finished,
                 "waiting_for": max(0, options.wait_for - self.subscribed_clients),
             },

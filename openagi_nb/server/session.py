@@ -40,6 +40,8 @@ HARD_FRAME_LIMIT: Final = 1024 * 1024
 with 1009 (reading a frame is the only way to skip it)."""
 TOKEN_EXPIRED: Final = 4001
 GOING_AWAY: Final = 1001
+CLOSE_TIMEOUT: Final = 5.0
+"""Seconds a client has to answer our close frame (aiohttp), then to take what is queued."""
 _WebSocket = web.WebSocketResponse[Literal[False]]
 
 
@@ -58,7 +60,7 @@ class _Sink:
         self._transport = request.transport
         self._ws = ws
         self._writer = writer
-        self._closing: asyncio.Future[bool] | None = None
+        self._closing: asyncio.Future[None] | None = None
         self.closed_with: int | None = None
         """The close code we sent, when we closed first."""
 
@@ -76,8 +78,19 @@ class _Sink:
     def close(self, code: int, reason: str) -> None:
         if self._closing is None and not self._ws.closed:
             self.closed_with = code
-            self._closing = asyncio.ensure_future(
-                self._ws.close(code=code, message=reason.encode()[:120]))
+            self._closing = asyncio.ensure_future(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        # drain=False: a client we close for not reading would never let a drain finish. What
+        # is queued still goes out first; a client that reads nothing at all is cut after
+        # CLOSE_TIMEOUT, so it cannot hold its buffers forever.
+        try:
+            await self._ws.close(code=code, message=reason.encode()[:120], drain=False)
+        except ConnectionError:
+            pass
+        finally:
+            if self._transport is not None:
+                asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self._transport.abort)
 
     async def wait_closed(self) -> None:
         if self._closing is not None:
@@ -98,7 +111,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         log.info("ws %s refused 401: %s", peer, exc)
         return server.error_response(401, "invalid token", str(exc))
     ws: _WebSocket = web.WebSocketResponse(
-        compress=False, max_msg_size=HARD_FRAME_LIMIT, timeout=5.0, decode_text=False)
+        compress=False, max_msg_size=HARD_FRAME_LIMIT, timeout=CLOSE_TIMEOUT,
+        decode_text=False)
     writer = await ws.prepare(request)
     await _Connection(server, request, ws, writer, claims["sub"], claims["exp"], peer).serve()
     return ws

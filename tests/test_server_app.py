@@ -22,6 +22,7 @@ import websocket
 
 from openagi_nb import cli
 from openagi_nb.auth import fetch_token, verify_token
+from openagi_nb.exceptions import ServerConfigError
 
 from .conftest import TEST_SECRET, WsClient, write_capture
 
@@ -249,3 +250,21 @@ def test_cli_serve_with_a_missing_capture_fails_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no such file" in err
     assert err.count("\n") == 1
+
+
+def test_port_in_use_is_a_config_error(tmp_path, serve):
+    first = serve(write_capture(tmp_path / "c.jsonl", 10))
+    with pytest.raises(ServerConfigError, match="cannot listen"):
+        serve(tmp_path / "c.jsonl", port=first.port)
+
+
+def test_unusable_tls_files_are_a_config_error(tmp_path, serve):
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    with pytest.raises(ServerConfigError, match="certfile"):
+        serve(write_capture(tmp_path / "c.jsonl", 10), certfile=str(junk), keyfile=str(junk))
+
+
+def test_short_secret_is_a_config_error_at_start(tmp_path, serve):
+    with pytest.raises(ServerConfigError, match="at least 32"):
+        serve(write_capture(tmp_path / "c.jsonl", 10), secret="too-short")

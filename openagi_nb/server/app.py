@@ -59,6 +59,8 @@ class ReplayServer:
         self.secret = resolve_secret(options.secret)
         self.replay = replay if replay is not None else load_replay(options.capture)
         self.connections: set[_Connection] = set()
+        self.handshakes = 0
+        """WebSocket upgrades under way (they count against ``max_clients``)."""
         self._runner: web.AppRunner | None = None
         self._hub: Hub | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -94,6 +96,7 @@ class ReplayServer:
         Raises:
             ServerConfigError: the address cannot be bound or the TLS files cannot be used.
         """
+        context = self._ssl_context()
         self._hub = Hub(self.replay, self.options)
         app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
         app[SERVER] = self
@@ -104,7 +107,7 @@ class ReplayServer:
                                      shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port,
-                           ssl_context=self._ssl_context())
+                           ssl_context=context)
         try:
             await site.start()
         except OSError as exc:
@@ -114,6 +117,7 @@ class ReplayServer:
             ) from exc
         self.port = self._runner.addresses[0][1]
         self._publisher = asyncio.ensure_future(self.hub.run())
+        self._publisher.add_done_callback(_publisher_done)
 
     async def close(self, code: int = GOING_AWAY, reason: str = "server shutting down") -> None:
         """Close every client with ``code`` (1001: going away), then stop listening."""
@@ -168,6 +172,15 @@ class ReplayServer:
     async def _status(self, request: web.Request) -> web.Response:
         status = {"uptime": round(time.monotonic() - self._started, 3), **self.hub.status()}
         return web.json_response(status, dumps=_dumps)
+
+
+def _publisher_done(task: asyncio.Future[None]) -> None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:
+        log.error("the replay clock stopped", exc_info=task.exception())
+    else:
+        log.info("replay finished: every message of the capture was published")
 
 
 def _dumps(obj: Any) -> str:

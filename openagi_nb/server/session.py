@@ -40,6 +40,7 @@ HARD_FRAME_LIMIT: Final = 1024 * 1024
 with 1009 (reading a frame is the only way to skip it)."""
 TOKEN_EXPIRED: Final = 4001
 GOING_AWAY: Final = 1001
+INTERNAL_ERROR: Final = 1011
 CLOSE_TIMEOUT: Final = 5.0
 """Seconds a client has to answer our close frame (aiohttp), then to take what is queued."""
 _WebSocket = web.WebSocketResponse[Literal[False]]
@@ -101,8 +102,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     """``GET /api/v1/ws?token=...``: authenticate, upgrade, serve until closed."""
     server = request.app[SERVER]
     peer = _peer(request)
-    if len(server.hub.subscribers) >= server.options.max_clients:
-        log.info("ws %s refused 503: %d clients already", peer, len(server.hub.subscribers))
+    taken = len(server.hub.subscribers) + server.handshakes
+    if taken >= server.options.max_clients:
+        log.info("ws %s refused 503: %d clients already", peer, taken)
         return server.error_response(503, "too many clients",
                                      f"at most {server.options.max_clients} connections")
     try:
@@ -113,8 +115,13 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     ws: _WebSocket = web.WebSocketResponse(
         compress=False, max_msg_size=HARD_FRAME_LIMIT, timeout=CLOSE_TIMEOUT,
         decode_text=False)
-    writer = await ws.prepare(request)
-    await _Connection(server, request, ws, writer, claims["sub"], claims["exp"], peer).serve()
+    server.handshakes += 1  # counted against max_clients while the upgrade is under way
+    try:
+        writer = await ws.prepare(request)
+        connection = _Connection(server, request, ws, writer, claims["sub"], claims["exp"], peer)
+    finally:
+        server.handshakes -= 1
+    await connection.serve()
     return ws
 
 
@@ -151,6 +158,7 @@ class _Connection:
         started = time.monotonic()
         expiry = loop.call_later(max(0.0, self.expires - time.time()), self._expire)
         pump = asyncio.ensure_future(self.sub.run())
+        pump.add_done_callback(self._pump_done)
         self.server.connections.add(self)
         try:
             await self._read()
@@ -167,6 +175,11 @@ class _Connection:
                 self.refused, ours if ours is not None else self.ws.close_code,
                 "server" if ours is not None else "client", time.monotonic() - started,
             )
+
+    def _pump_done(self, pump: asyncio.Future[None]) -> None:
+        if not pump.cancelled() and pump.exception() is not None:
+            log.error("ws %s: writer failed", self.peer, exc_info=pump.exception())
+            self.close(INTERNAL_ERROR, "internal error")
 
     def close(self, code: int, reason: str) -> None:
         """Close from our side (shutdown: 1001)."""

@@ -2,10 +2,12 @@
 
 The handshake is refused with HTTP 401 (bad token) or 503 (too many clients) and a JSON body
 before any upgrade. Once connected, every inbound frame is answered: a valid control message
-with its ack or ``pong``, anything else with an ``error`` naming what was wrong, and the
-connection goes on. Only two things end it from our side: a client that keeps sending too fast
-after being told (1008), and an expired token (4001). A frame over the hard size limit is
-closed by aiohttp with 1009, since reading it whole would be the very memory we refuse to spend.
+with its ack or ``pong``, anything else with an ``error`` naming what was wrong (invalid JSON or
+UTF-8, not an object, no or unknown type, unknown channel, over 64 KiB, binary), and the
+connection goes on. What ends it from our side: a client that keeps sending too fast after being
+told (1008), an expired token (4001), falling behind at a finite speed (1013, from the hub),
+shutdown (1001). A frame over :data:`HARD_FRAME_LIMIT` is closed by aiohttp with 1009: skipping
+a frame means reading it, which is the very memory the limit refuses to spend.
 
 What the server sends is written by the subscriber's pump (:mod:`.subscriber`) straight to the
 transport; this module only reads.

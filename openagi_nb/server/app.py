@@ -120,7 +120,10 @@ class ReplayServer:
         self._publisher.add_done_callback(_publisher_done)
 
     async def close(self, code: int = GOING_AWAY, reason: str = "server shutting down") -> None:
-        """Close every client with ``code`` (1001: going away), then stop listening."""
+        """Stop listening, close every client with ``code`` (1001: going away), stop."""
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()  # no new connection from here on
         for connection in list(self.connections):
             connection.close(code, reason)
         waits = [c.sink.wait_closed() for c in list(self.connections)]

@@ -10,6 +10,7 @@ websocket-client's own check is pure Python (PERF_NOTES).
 from __future__ import annotations
 
 import contextlib
+import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,7 +174,10 @@ def open_connection(
         message = f"server refused the connection: HTTP {code}{_body_message(exc.resp_body)}"
         return Failure(Ending(Outcome.HTTP, code), scrub(message, token))
     except ValueError as exc:  # websocket-client's word for a URL it cannot use
-        return Failure(Ending(Outcome.INVALID_URL), f"invalid URL {redact(url)!r}: {exc}")
+        return Failure(Ending(Outcome.CONFIG), f"invalid URL {redact(url)!r}: {exc}")
+    except ssl.SSLCertVerificationError as exc:  # retrying will not make it trusted
+        message = f"cannot connect to {redact(url)}: {exc.verify_message or exc}"
+        return Failure(Ending(Outcome.CONFIG), message)
     except (websocket.WebSocketException, OSError) as exc:
         message = f"cannot connect to {redact(url)}: {_reason(exc)}"
         return Failure(Ending(Outcome.NETWORK), scrub(message, token))

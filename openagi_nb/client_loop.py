@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -85,6 +86,7 @@ class StreamLoop:
         self._stopping = threading.Event()
         self._conn: Connection | None = None
         self._auth_refusals = 0
+        self._opened = 0  # connections opened
         self._frames_in = 0  # every frame, control ones too: liveness for the ping
         self._seen, self._quiet_since, self._ping_sent = 0, time.monotonic(), 0.0
 
@@ -150,7 +152,8 @@ class StreamLoop:
 
     def _connected(self, conn: Connection) -> None:
         self._auth_refusals = 0
-        if self._state is not State.CONNECTING:
+        self._opened += 1
+        if self._opened > 1:
             self.counters.reconnects += 1
         with self._lock:
             self._conn = conn
@@ -185,14 +188,13 @@ class StreamLoop:
             log.exception("%s: cannot handle a message", self.url)
             self._reject(data, f"internal error: {exc!r}", OTHER)
             return
-        counters = self.counters
-        counters.received[lane.name] += 1
-        counters.total += 1
-        counters.newest_ns = row[1]
         if self._writer is not None:
             self._record(data)
         if self.listeners:
             self._dispatch(obj, obj["type"], obj["event"])
+        counters = self.counters  # counted last: wait_for(n) returns once n are fully handled
+        counters.received[lane.name] += 1
+        counters.total += 1
         if counters.total >= self._wake_at:
             self._notify()
 
@@ -364,12 +366,18 @@ class StreamLoop:
         c = self.counters
         return StreamStats(
             state=self._state, received=dict(c.received), rejected=dict(c.rejected),
-            events_per_second=c.rate(time.monotonic()), lag=c.lag(),
+            events_per_second=c.rate(time.monotonic()), lag=self._lag(),
             reconnects=c.reconnects, gaps=len(self.gap_list()),
             duplicates=self._resume.duplicates, ignored=c.ignored,
             callback_errors=c.callback_errors,
             last_error=scrub(self._last_error, self._token) if self._last_error else None,
         )
+
+    def _lag(self) -> timedelta | None:
+        newest = [ns for ns in self._resume.newest.values() if ns is not None]
+        if not newest:
+            return None
+        return timedelta(microseconds=(time.time_ns() - max(newest)) // 1000)
 
     def rejects_frame(self) -> pd.DataFrame:
         return self._rejects.frame()

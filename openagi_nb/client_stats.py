@@ -83,7 +83,6 @@ class Counters:
         self.received: dict[str, int] = {c.value: 0 for c in CHANNELS}
         self.rejected: dict[str, int] = {}
         self.total = 0
-        self.newest_ns: int | None = None
         self.reconnects = 0
         self.ignored = 0
         self.callback_errors = 0
@@ -100,11 +99,6 @@ class Counters:
     def rate(self, now: float) -> float:
         then, count = self._samples[0]
         return (self.total - count) / (now - then) if now > then else 0.0
-
-    def lag(self) -> timedelta | None:
-        if self.newest_ns is None:
-            return None
-        return timedelta(microseconds=(time.time_ns() - self.newest_ns) // 1000)
 
 
 class Rejects:

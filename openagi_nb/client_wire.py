@@ -16,8 +16,7 @@ from typing import Final
 
 from .exceptions import ConnectionFailed
 
-__all__ = ["BINARY", "CLOSE", "CONTINUATION", "FrameReader", "PING", "PONG", "ProtocolError",
-           "TEXT"]
+__all__ = ["BINARY", "CLOSE", "CONTINUATION", "FrameReader", "PING", "PONG", "TEXT"]
 
 CONTINUATION: Final = 0x0
 TEXT: Final = 0x1
@@ -28,10 +27,6 @@ PONG: Final = 0xA
 READ_SIZE: Final = 65536
 MAX_MESSAGE: Final = 64 << 20
 """A message larger than this (64 MiB) is refused rather than buffered."""
-
-
-class ProtocolError(ConnectionFailed):
-    """The peer broke RFC 6455 framing: the connection cannot go on."""
 
 
 class FrameReader:
@@ -49,19 +44,19 @@ class FrameReader:
     def next(self) -> tuple[int, bytes]:
         """The next data message (TEXT or BINARY, fragments joined) or control frame (CLOSE,
         PING, PONG): ``(opcode, payload)``. Raises whatever ``recv`` raises, and
-        :class:`ProtocolError`."""
+        ``ConnectionFailed`` when the peer breaks the framing or closes the socket."""
         while True:
             fin, opcode, payload = self._frame()
             if opcode >= CLOSE:
                 if not fin or len(payload) > 125:  # §5.5
-                    raise ProtocolError("fragmented or oversized control frame")
+                    raise _broken("fragmented or oversized control frame")
                 return opcode, payload
             if opcode == CONTINUATION:
                 if not self._parts:
-                    raise ProtocolError("continuation frame without a message to continue")
+                    raise _broken("continuation frame without a message to continue")
                 self._parts.append(payload)
             elif self._parts:
-                raise ProtocolError("new message before the last one's final fragment")
+                raise _broken("new message before the last one's final fragment")
             elif fin:
                 return opcode, payload
             else:
@@ -77,7 +72,7 @@ class FrameReader:
             buf, pos = self._fill(2)
         b1, b2 = buf[pos], buf[pos + 1]
         if b1 & 0x70:
-            raise ProtocolError("reserved bits set: no extension was negotiated")
+            raise _broken("reserved bits set: no extension was negotiated")
         length, start = b2 & 0x7F, pos + 2
         if length >= 126:
             size = 2 if length == 126 else 8
@@ -87,7 +82,7 @@ class FrameReader:
             length = int.from_bytes(buf[start:start + size], "big")
             start += size
             if length > MAX_MESSAGE:
-                raise ProtocolError(f"frame of {length} bytes is over the {MAX_MESSAGE} limit")
+                raise _broken(f"frame of {length} bytes is over the {MAX_MESSAGE} limit")
         mask = b2 & 0x80
         end = start + (4 if mask else 0) + length
         if end > len(buf):
@@ -113,6 +108,11 @@ class FrameReader:
         self._buf = b"".join([self._buf[self._pos:], *self._more])
         self._pos, self._more, self._extra = 0, [], 0
         return self._buf, 0
+
+
+def _broken(reason: str) -> ConnectionFailed:
+    """The peer broke RFC 6455 framing: the connection cannot go on."""
+    return ConnectionFailed(f"protocol error: {reason}")
 
 
 def _unmask(key: bytes, data: bytes) -> bytes:

@@ -7,8 +7,8 @@ schema (``schema.columns``):
 
 - timestamps and integers as ``int64`` with ``INT64_MIN`` for NA (the NaT bit pattern);
 - floats as ``float64`` (NaN for NA); booleans and category codes as ``int8`` (-1 for NA);
-- strings as ``int32`` codes into a per-column dictionary, so a ``node_id`` repeated a million
-  times costs 4 bytes a row and a snapshot converts each distinct string once (Arrow ``take``);
+- strings as ``int32`` codes into a per-column dictionary (0 for NA), so a ``node_id`` repeated
+  a million times costs 4 bytes a row and a snapshot converts each distinct string once;
 - lists (``network_partition.nodes``) as Python objects.
 
 Appends are batched: a row goes to a short pending list and is written to the columns in blocks,
@@ -40,23 +40,24 @@ INT64_MAX: Final = int(np.iinfo(np.int64).max)
 _BATCH: Final = 1024
 _ARROW_STRING: Final = pa.large_string()  # what pandas' string dtype holds: no cast later
 _FIRST_CAPACITY: Final = 4096
-_UNSEEN: Final = -2
+_UNSEEN: Final = -1
 
 
 class _Strings:
-    """The dictionary of one string column: distinct values and their codes, compacted when it
-    holds many more values than the live rows can reference."""
+    """The dictionary of one string column: code 0 is NA, then the distinct values seen, so a
+    snapshot is one Arrow ``take`` with no mask. Compacted when it holds many more values than
+    the live rows can reference."""
 
     __slots__ = ("arrow", "codes", "generation", "values")
 
     def __init__(self) -> None:
-        self.values: list[str] = []
-        self.codes: dict[Any, int] = {None: -1}
+        self.values: list[str | None] = [None]
+        self.codes: dict[Any, int] = {None: 0}
         self.generation = 0
         self.arrow: tuple[int, int, pa.Array] = (-1, 0, pa.array([], _ARROW_STRING))
 
     def encode(self, values: Sequence[Any]) -> np.ndarray:
-        """Codes of ``values`` (-1 for None), adding the values not seen before."""
+        """Codes of ``values``, adding the values not seen before."""
         codes = np.fromiter(map(self.codes.get, values, repeat(_UNSEEN)), np.int32, len(values))
         if _UNSEEN in codes:
             for i in np.flatnonzero(codes == _UNSEEN).tolist():
@@ -73,16 +74,14 @@ class _Strings:
         return code
 
     def compact(self, live: np.ndarray) -> np.ndarray:
-        """Keep only the values ``live`` codes use; return ``live`` recoded."""
-        used, inverse = np.unique(live, return_inverse=True)
-        has_na = bool(len(used)) and used[0] < 0
-        kept = used[1:] if has_na else used
-        self.values = [self.values[i] for i in kept]
-        self.codes = {None: -1, **{v: i for i, v in enumerate(self.values)}}
+        """Keep only the values ``live`` codes use (and NA); return ``live`` recoded."""
+        used, inverse = np.unique(np.concatenate(([0], live)), return_inverse=True)
+        self.values = [self.values[i] for i in used]
+        self.codes = {v: i for i, v in enumerate(self.values)}
         self.generation += 1
-        return (inverse - 1 if has_na else inverse).astype(np.int32)
+        return inverse[1:].astype(np.int32)
 
-    def dictionary(self, values: list[str], generation: int, n: int) -> pa.Array:
+    def dictionary(self, values: list[str | None], generation: int, n: int) -> pa.Array:
         """At least the first ``n`` values as Arrow strings, converting only what is new since
         the last call (made outside the lock, with ``values`` and ``n`` read under it)."""
         gen, done, arrow = self.arrow
@@ -129,7 +128,7 @@ class _Store:
             out[i] = None if value is None else tuple(value)
         return out
 
-    def decode(self, data: np.ndarray, strings: tuple[list[str], int, int] | None) -> Any:
+    def decode(self, data: np.ndarray, strings: tuple[list[str | None], int, int] | None) -> Any:
         kind = self.kind
         if kind is Kind.FLOAT:
             return data
@@ -146,17 +145,16 @@ class _Store:
         lists = pa.array(data, type=pa.list_(pa.string()), from_pandas=True)
         return pd.array(lists, dtype=self.column.dtype)
 
-    def _strings(self, codes: np.ndarray, values: list[str], generation: int, n: int) -> Any:
-        missing = codes < 0
-        if missing.all():
+    def _strings(self, codes: np.ndarray, values: list[str | None], generation: int,
+                 n: int) -> Any:
+        if not codes.any():
             return pa.nulls(len(codes), _ARROW_STRING)
         assert self.strings is not None
-        dictionary = self.strings.dictionary(values, generation, n)
-        indices = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
-        return dictionary.take(indices)
+        return self.strings.dictionary(values, generation, n).take(codes)
 
 
-_NA: Final = {Kind.FLOAT: np.nan, Kind.INT: INT64_MIN, Kind.TIMESTAMP: INT64_MIN, Kind.LIST: None}
+_NA: Final = {Kind.FLOAT: np.nan, Kind.INT: INT64_MIN, Kind.TIMESTAMP: INT64_MIN, Kind.LIST: None,
+               Kind.STRING: 0}
 _STORAGE: Final = {
     Kind.FLOAT: "float64", Kind.INT: "int64", Kind.TIMESTAMP: "int64", Kind.BOOL: "int8",
     Kind.CATEGORY: "int8", Kind.STRING: "int32", Kind.LIST: "object",

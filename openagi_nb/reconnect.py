@@ -30,7 +30,7 @@ class Outcome(StrEnum):
     NETWORK = "network"  # refused, reset, timed out, DNS, no pong in time
     HTTP = "http"  # the handshake got an HTTP status other than 101
     CLOSED = "closed"  # the server closed the websocket with a code
-    INVALID_URL = "invalid_url"  # nothing to retry: the URL itself is wrong
+    CONFIG = "config"  # nothing to retry: the URL or the TLS settings are wrong
 
 
 class Action(StrEnum):
@@ -69,7 +69,7 @@ def decide(ending: Ending, *, can_refresh: bool) -> Action:
     """
     if ending.outcome is Outcome.STOPPED:
         return Action.STOP
-    if ending.outcome is Outcome.INVALID_URL:
+    if ending.outcome is Outcome.CONFIG:
         return Action.FAIL
     if is_auth_refusal(ending):
         if can_refresh and ending.auth_refusals <= AUTH_ATTEMPTS:

@@ -87,7 +87,7 @@ def test_a_provider_whose_tokens_keep_being_refused_fails_eventually():
 
 def test_stop_and_an_invalid_url_end_the_stream():
     assert decide(Ending(Outcome.STOPPED), can_refresh=True) is Action.STOP
-    assert decide(Ending(Outcome.INVALID_URL), can_refresh=True) is Action.FAIL
+    assert decide(Ending(Outcome.CONFIG), can_refresh=True) is Action.FAIL
 
 
 def test_is_auth_refusal_names_401_and_4001_only():

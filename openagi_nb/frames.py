@@ -1,9 +1,8 @@
 """LiveFrame: a bounded columnar buffer of one channel's events, read as pandas snapshots.
 
-The receive thread appends flattened rows (``protocol.flatten``); notebook code and widgets take
-:meth:`LiveFrame.snapshot` (the whole window) or :meth:`LiveFrame.since` (what is new) from any
-thread. Rows are kept in preallocated numpy columns laid out as a ring, in the channel's declared
-schema (``schema.columns``):
+The receive thread appends rows (``protocol.flatten``); notebook code and widgets take
+:meth:`LiveFrame.snapshot` (the window) or :meth:`LiveFrame.since` (what is new) from any thread.
+Rows live in preallocated numpy columns laid out as a ring, in the declared schema:
 
 - timestamps and integers as ``int64`` with ``INT64_MIN`` for NA (the NaT bit pattern);
 - floats as ``float64`` (NaN for NA); booleans and category codes as ``int8`` (-1 for NA);
@@ -11,9 +10,9 @@ schema (``schema.columns``):
   a million times costs 4 bytes a row and a snapshot converts each distinct string once;
 - lists (``network_partition.nodes``) as Python objects.
 
-Appends are batched: a row goes to a short pending list and is written to the columns in blocks,
-or as soon as a reader asks, so readers always see every appended row. One lock guards the
-columns; a snapshot holds it only to copy the live slots, and converts to pandas after.
+Appends are batched: rows wait in a short list and are written to the columns in blocks, or as
+soon as a reader asks, so readers see every appended row. One lock guards it all; a snapshot holds
+it only to copy the live slots, and converts to pandas after.
 """
 
 from __future__ import annotations
@@ -100,11 +99,8 @@ class _Store:
         self.column = column
         self.kind = column.kind
         self.strings = _Strings() if column.kind is Kind.STRING else None
-        self.lookup: dict[Any, int] = {None: -1}
-        if column.kind is Kind.CATEGORY:
-            self.lookup.update({c: i for i, c in enumerate(column.categories)})
-        elif column.kind is Kind.BOOL:
-            self.lookup.update({False: 0, True: 1})
+        codes = column.categories if column.kind is Kind.CATEGORY else (False, True)  # or bools
+        self.lookup: dict[Any, int] = {None: -1, **{v: i for i, v in enumerate(codes)}}
         self.dtype = np.dtype(_STORAGE[column.kind])
         self.na: Any = _NA.get(column.kind, -1)
 
@@ -270,7 +266,7 @@ class LiveFrame:
         self._compact_strings()
 
     def _encode(self, rows: list[tuple[Any, ...]]) -> list[np.ndarray]:
-        cols = list(zip(*rows, strict=True))
+        cols = zip(*rows, strict=True)
         return [store.encode(values) for store, values in zip(self._stores, cols, strict=True)]
 
     def _encodes(self, row: tuple[Any, ...]) -> bool:

@@ -216,6 +216,24 @@ def test_a_connection_cut_every_few_kilobytes_loses_and_duplicates_nothing(
         assert stream.stats.duplicates == 0
 
 
+def test_a_connection_cut_every_half_second_of_a_live_replay_loses_nothing(
+        serve, cutting_proxy, tmp_path):
+    server = serve(write_capture(tmp_path / "c.jsonl", 300), speed=1.0, wait_for=1)
+    proxy = cutting_proxy(server.port)
+    url = f"ws://127.0.0.1:{proxy.port}/api/v1/ws"
+    with EventStream(url, token=server.token("cut")) as stream:
+        for _ in range(60):  # 30 s at most
+            if stream.stats.total >= 300:
+                break
+            time.sleep(0.5)
+            proxy.cut()
+        stream.wait_for(300, timeout=10)
+        assert stream.stats.reconnects >= 3
+        assert np.array_equal(seqs(stream), np.arange(1, 301))
+        assert stream.gaps == []
+        assert stream.stats.duplicates == 0
+
+
 def test_a_restarted_server_is_reconnected_to_and_its_new_sequence_is_a_gap(serve, capture):
     first = serve(capture, speed=MAX, wait_for=1)
     reasons: list[str] = []

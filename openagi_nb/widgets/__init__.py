@@ -19,7 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from .dashboard import Dashboard, dashboard
+    from .board import Dashboard, dashboard
     from .live import LiveFigure, live_consensus, live_metrics, live_network, live_security
     from .static import (
         plot_breaches,
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 _HOME: Final = {
-    "Dashboard": "dashboard", "dashboard": "dashboard",
+    "Dashboard": "board", "dashboard": "board",  # not a module named like the function
     "LiveFigure": "live", "live_consensus": "live", "live_metrics": "live",
     "live_network": "live", "live_security": "live",
     "plot_breaches": "static", "plot_membership": "static", "plot_metric": "static",

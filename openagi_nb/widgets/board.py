@@ -64,6 +64,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self.figure.attach(self.frames[0], BUILDERS[self.channels[0]], self.views[0],
                            refresh=refresh, stopped=frames[0][1], scheduler=scheduler)
         self.figure.on_render(self._on_plot)
+        self._on_plot(self.figure.last_plot)  # drawn once already, by attach
         self.tabs.children[0].children = (self.figure, self.rows[0])
         self.tabs.observe(self._on_tab, "selected_index")
         self.refresher = Refresher(refresh, self._version, self._show_rows, scheduler=scheduler,

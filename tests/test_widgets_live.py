@@ -1,0 +1,214 @@
+"""Live figures on a LiveFrame (and on a real stream): what they send, when, and when they stop.
+
+Ticks run on ``FakeClock``; what a widget sends goes through a real ``comm`` object whose
+transport (``publish_msg``, the kernel's job) records the messages instead (``Wire``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from comm.base_comm import BaseComm
+
+from openagi_nb.client import EventStream
+from openagi_nb.frames import LiveFrame
+from openagi_nb.protocol import flatten
+from openagi_nb.server.options import MAX
+from openagi_nb.widgets import live_consensus, live_metrics, live_network, live_security
+from openagi_nb.widgets.live import LiveFigure
+
+from .test_widgets_plots import T0, S, sample
+from .test_widgets_refresh import FakeClock
+
+
+class Wire(BaseComm):  # type: ignore[misc]
+    """A comm whose transport keeps the messages (the kernel would send them)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any, Any]] = []
+        super().__init__(target_name="jupyter.widget")
+
+    def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
+                    buffers: Any = None, **keys: Any) -> None:
+        self.sent.append((msg_type, data, buffers))
+
+    def updates(self) -> list[dict[str, Any]]:
+        """The ``_py2js_update`` messages sent (Plotly.update in the browser)."""
+        return [d["state"]["_py2js_update"] for kind, d, _ in self.sent
+                if kind == "comm_msg" and d.get("state", {}).get("_py2js_update")]
+
+
+def cpu_frame(samples: list[tuple[float, str, float]]) -> LiveFrame:
+    frame = LiveFrame("monitoring_events")
+    add(frame, samples)
+    return frame
+
+
+def add(frame: LiveFrame, samples: list[tuple[float, str, float]]) -> None:
+    frame.extend(flatten(sample(t, n, v))[1] for t, n, v in samples)
+
+
+def wired(fig: LiveFigure) -> Wire:
+    wire = Wire()
+    fig.comm = wire
+    wire.sent.clear()  # its comm_open
+    return wire
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def test_a_live_figure_draws_the_frame_when_made(clock):
+    fig = live_metrics(cpu_frame([(0, "a", 1), (1, "b", 2)]), "cpu_usage", scheduler=clock)
+    assert [t.name for t in fig.data] == ["a", "b", "threshold 80", "over threshold"]
+    assert fig.refresher.renders == 1
+    assert clock.pending == 1
+
+
+def test_new_rows_are_drawn_at_the_next_tick_in_one_update(clock):
+    frame = cpu_frame([(0, "a", 1), (1, "b", 2)])
+    fig = live_metrics(frame, "cpu_usage", scheduler=clock)
+    wire = wired(fig)
+    add(frame, [(2, "a", 3), (3, "a", 4)])
+    assert len(fig.data[0].x) == 1
+    clock.advance(0.5)
+    assert list(fig.data[0].y) == [1, 3, 4]
+    assert len(wire.updates()) == 1
+
+
+def test_nothing_is_sent_while_nothing_arrives(clock):
+    fig = live_metrics(cpu_frame([(0, "a", 1)]), scheduler=clock)
+    wire = wired(fig)
+    clock.advance(10)
+    assert wire.sent == []
+    assert fig.refresher.renders == 1
+
+
+def test_rows_arriving_all_the_time_are_drawn_at_most_once_per_refresh(clock):
+    frame = cpu_frame([(0, "a", 1)])
+    fig = live_metrics(frame, scheduler=clock, refresh=1.0)
+    wire = wired(fig)
+    for i in range(1, 41):  # a row every 0.1 s for 4 s
+        add(frame, [(i, "a", float(i))])
+        clock.advance(0.1)
+    assert fig.refresher.renders == 1 + 4
+    assert len(wire.updates()) == 4
+
+
+def test_updates_that_move_x_keep_the_time_axis_a_date_axis(clock):
+    # plotly.js clears axis types on a restyle of x unless the update sets them (#2144)
+    frame = LiveFrame("security_events")
+    fig = live_security(frame, scheduler=clock)
+    frame_m = cpu_frame([(0, "a", 1)])
+    metrics = live_metrics(frame_m, scheduler=clock)
+    wire = wired(metrics)
+    add(frame_m, [(5, "a", 2)])
+    clock.advance(0.5)
+    [update] = wire.updates()
+    assert update["layout_data"]["xaxis.type"] == "date"
+    assert fig.layout.xaxis2.type == "date"
+
+
+def test_pause_freezes_the_figure_and_resume_catches_up(clock):
+    frame = cpu_frame([(0, "a", 1)])
+    fig = live_metrics(frame, scheduler=clock)
+    fig.pause()
+    add(frame, [(1, "a", 2), (2, "a", 3)])
+    clock.advance(5)
+    assert list(fig.data[0].y) == [1]
+    assert fig.paused
+    fig.resume()
+    clock.advance(0.5)
+    assert list(fig.data[0].y) == [1, 2, 3]
+
+
+def test_a_closed_figure_stops_refreshing(clock):
+    frame = cpu_frame([(0, "a", 1)])
+    fig = live_metrics(frame, scheduler=clock)
+    fig.close()
+    add(frame, [(1, "a", 2)])
+    clock.advance(5)
+    assert fig.refresher.closed
+    assert fig.refresher.renders == 1
+    assert clock.pending == 0
+
+
+def test_the_browser_closing_the_widget_stops_its_refresh(clock):
+    fig = live_metrics(cpu_frame([(0, "a", 1)]), scheduler=clock)
+    wire = wired(fig)
+    wire.handle_close({"content": {"comm_id": wire.comm_id, "data": {}}})
+    assert fig.refresher.closed
+    assert clock.pending == 0
+
+
+def test_a_zoom_resamples_the_zoomed_range_and_autorange_follows_again(clock):
+    frame = cpu_frame([(t, "a", float(t)) for t in range(10_000)])
+    fig = live_metrics(frame, scheduler=clock, window=None, max_points=100)
+    assert len(fig.data[0].x) <= 100
+    fig.plotly_relayout({"xaxis.range[0]": "2026-01-05 09:01:40",
+                         "xaxis.range[1]": "2026-01-05 09:02:30"})
+    assert fig.view.x_range == (T0 + 100 * S, T0 + 150 * S)
+    clock.advance(0.5)
+    assert list(fig.data[0].y) == [float(t) for t in range(99, 152)]  # every sample
+    fig.plotly_relayout({"xaxis.autorange": True})
+    clock.advance(0.5)
+    assert fig.view.x_range is None
+    assert len(fig.data[0].x) <= 100
+
+
+def test_the_browser_reporting_its_autorange_does_not_trigger_a_redraw(clock):
+    fig = live_metrics(cpu_frame([(0, "a", 1), (9, "a", 2)]), scheduler=clock)
+    fig.plotly_relayout({"xaxis.autorange": True,
+                         "xaxis.range": ["2026-01-05 09:00:00", "2026-01-05 09:00:09"]})
+    clock.advance(2)
+    assert fig.refresher.renders == 1
+
+
+def test_a_new_node_rebuilds_the_traces(clock):
+    frame = cpu_frame([(0, "a", 1)])
+    fig = live_metrics(frame, scheduler=clock)
+    add(frame, [(1, "b", 2)])
+    clock.advance(0.5)
+    assert [t.name for t in fig.data][:2] == ["a", "b"]
+
+
+def test_set_view_changes_what_is_shown_at_the_next_tick(clock):
+    frame = cpu_frame([(0, "a", 1), (0, "b", 2)])
+    fig = live_metrics(frame, scheduler=clock)
+    fig.set_view(nodes=("b",))
+    clock.advance(0.5)
+    assert [t.name for t in fig.data][:1] == ["b"]
+
+
+def test_a_frame_of_another_channel_is_refused(clock):
+    with pytest.raises(ValueError, match="expected a monitoring_events frame"):
+        live_metrics(LiveFrame("security_events"), scheduler=clock)
+    with pytest.raises(TypeError, match="expected an EventStream or a LiveFrame"):
+        live_metrics("monitoring_events", scheduler=clock)  # type: ignore[arg-type]
+
+
+def test_every_live_figure_draws_from_an_empty_frame(clock):
+    for make, channel in ((live_security, "security_events"),
+                          (live_consensus, "consensus_events"),
+                          (live_network, "network_events")):
+        fig = make(LiveFrame(channel), scheduler=clock)
+        assert fig.refresher.last_error is None
+        assert fig.layout.title.text
+
+
+def test_stopping_the_stream_stops_its_figures_after_a_last_redraw(serve, capture, clock):
+    server = serve(capture, speed=MAX, wait_for=1)
+    stream = EventStream(server.ws_url, token=server.token("w"), channels=["monitoring_events"])
+    stream.start()
+    try:
+        fig = live_metrics(stream, scheduler=clock, window=None)
+        stream.wait_for(100, timeout=20)
+    finally:
+        stream.stop()
+    clock.advance(0.5)
+    assert fig.refresher.closed
+    assert clock.pending == 0
+    assert sum(len(t.x) for t in fig.data[:-2]) == 100

@@ -26,6 +26,7 @@ from .reconnect import Ending, Outcome
 
 __all__ = ["Connection", "Failure", "open_connection", "redact", "split_token", "with_token"]
 
+_UNSENDABLE: Final = frozenset({1005, 1006, 1015})
 TICK: Final = 0.25
 """Seconds a read may wait before the stream gets a chance to ping, flush and notice stop()."""
 
@@ -103,8 +104,9 @@ class Connection:
                 elif opcode == BINARY:
                     on_binary(data)
                 elif opcode == CLOSE:
-                    self._answer_close()
-                    return _closed(data)
+                    failure = _closed(data)
+                    self._answer_close(failure.ending.code)
+                    return failure
                 elif opcode == PING:
                     ws.pong(data)
                 count += 1
@@ -117,10 +119,13 @@ class Connection:
             return Failure(Ending(Outcome.NETWORK), scrub(f"connection lost: {_reason(exc)}",
                                                           self._token))
 
-    def _answer_close(self) -> None:
-        """RFC 6455 §5.5.1: answer the peer's close frame with ours."""
-        with contextlib.suppress(websocket.WebSocketException, OSError):
-            self._ws.send_close()
+    def _answer_close(self, code: int | None) -> None:
+        """RFC 6455 §5.5.1: answer the peer's close frame, echoing its code when it may be
+        sent (§7.4.1: not 1005, 1006 or 1015)."""
+        sendable = code is not None and 1000 <= code < 5000 and code not in _UNSENDABLE
+        echo = code if sendable and code is not None else 1000
+        with contextlib.suppress(websocket.WebSocketException, OSError, ValueError):
+            self._ws.send_close(echo)
 
     def send(self, text: str) -> bool:
         """Send a text message; False if the connection is gone (the reader will see why)."""

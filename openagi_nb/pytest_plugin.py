@@ -9,7 +9,8 @@ change, and nothing of openagi-nb beyond this module is imported. With them::
 it starts a replay server over ``my.jsonl.gz`` on a free loopback port when the session starts
 (looping, at ``--openagi-speed`` capture seconds per second), and exports
 
-- ``OPENAGI_NB_URL``: the WebSocket API's URL (``ws://127.0.0.1:<port>/api/v1/ws``),
+- ``OPENAGI_NB_URL``: the server's root, ``http://127.0.0.1:<port>`` (the token endpoint is
+  ``/api/v1/auth/token`` under it, the WebSocket API ``ws://127.0.0.1:<port>/api/v1/ws``),
 - ``OPENAGI_NB_TOKEN``: a token the server accepts (valid for a day),
 - ``OPENAGI_NB_CAPTURE``: the capture's absolute path,
 
@@ -19,6 +20,8 @@ their previous values back. A notebook reads them in its parameters cell::
 
     CAPTURE = os.environ.get("OPENAGI_NB_CAPTURE", "data/sample_capture.jsonl.gz")
     LIVE_URL = os.environ.get("OPENAGI_NB_URL")   # None: skip the live sections
+    api = LIVE_URL.replace("http", "ws", 1) + "/api/v1/ws"
+    token = os.environ.get("OPENAGI_NB_TOKEN") or fetch_token(LIVE_URL)
 
 :class:`ReplayEnvironment` is the same thing as a context manager, for scripts that execute
 notebooks (``notebooks/run_all.py``).
@@ -81,15 +84,23 @@ class ReplayEnvironment:
         self._saved: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
-        state = self.server.ws_url if self.server is not None else "stopped"
+        state = self.server.base_url if self.server is not None else "stopped"
         return f"<ReplayEnvironment {self.capture.name} speed={self.options.speed:g} {state}>"
 
     @property
     def url(self) -> str:
-        """The WebSocket API's URL (once started)."""
+        """The server's root, ``http://127.0.0.1:<port>`` (once started)."""
+        return self._started().base_url
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket API, ``ws://127.0.0.1:<port>/api/v1/ws`` (once started)."""
+        return self._started().ws_url
+
+    def _started(self) -> BackgroundServer:
         if self.server is None:
             raise RuntimeError("replay environment not started")
-        return self.server.ws_url
+        return self.server
 
     def start(self) -> ReplayEnvironment:
         """Load the capture, start the server, export the variables; return self.
@@ -105,7 +116,7 @@ class ReplayEnvironment:
         server = BackgroundServer(self.options).start()
         self.server = server
         self._export({
-            ENV_URL: server.ws_url,
+            ENV_URL: server.base_url,
             ENV_TOKEN: server.token(TOKEN_SUBJECT),
             ENV_CAPTURE: str(self.capture),
         })

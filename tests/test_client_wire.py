@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import socket
 import struct
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openagi_nb.client_wire import (
     BINARY,
@@ -130,3 +134,55 @@ def test_a_closed_connection_is_an_error_not_a_hang(pair):
     assert reader.next() == (TEXT, b"last")
     with pytest.raises(ConnectionFailed, match="closed by the peer"):
         reader.next()
+
+
+class Chunks:
+    """``recv`` over bytes cut at given points: a piece, a timeout, the next piece..."""
+
+    def __init__(self, data: bytes, cuts: list[int]) -> None:
+        points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+        self.pieces = [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+        self.timeouts = 0
+        self._owed = False
+
+    def recv(self, n: int) -> bytes:
+        if self._owed or not self.pieces:
+            self._owed = False
+            self.timeouts += 1
+            raise TimeoutError
+        self._owed = True
+        return self.pieces.pop(0)
+
+
+payloads = st.one_of(  # around the 7-bit and 16-bit length limits, and past them
+    st.binary(max_size=130),
+    st.integers(126, 70_000).map(lambda n: bytes(range(256)) * (n // 256) + bytes(n % 256)),
+)
+message = st.tuples(
+    st.sampled_from([TEXT, BINARY]), payloads,
+    st.integers(min_value=1, max_value=4),  # fragments
+    st.booleans(),  # a ping between fragments
+    st.one_of(st.none(), st.binary(min_size=4, max_size=4)),  # mask
+)
+
+
+@given(messages=st.lists(message, max_size=20), cuts=st.lists(st.integers(0, 10**6)))
+def test_any_messages_cut_anywhere_come_out_whole_and_in_order(messages, cuts):
+    wire, expected = b"", []
+    for opcode, payload, parts, ping, mask in messages:
+        size = -(-len(payload) // parts) or 1
+        pieces = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            wire += frame(opcode if i == 0 else CONTINUATION, piece, fin=last, mask=mask)
+            if ping and not last:
+                wire += frame(PING, b"p")
+                expected.append((PING, b"p"))
+        expected.append((opcode, payload))
+    chunks = Chunks(wire, cuts)
+    reader, got = FrameReader(chunks.recv), []
+    while len(got) < len(expected) and chunks.timeouts <= 2 * len(wire) + 2:
+        with contextlib.suppress(TimeoutError):  # resumes where it stopped
+            got.append(reader.next())
+    assert got == expected
+    assert not chunks.pieces

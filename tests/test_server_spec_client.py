@@ -132,6 +132,12 @@ def test_spec_python_client_subscribes_receives_pings_and_unsubscribes(tmp_path,
         network = [m for m in got if m["type"] == "network_event"]
         assert set(network[0]) == {"type", "event", "data", "timestamp", "seq"}
     finally:
-        client.ws.close()
-        client.thread.join(10)
+        # The server ends it (1001): closing from this thread instead races websocket-client's
+        # reader thread, which can then wait forever on a socket closed under it.
+        raw = client.ws.sock
+        server.stop()
+        client.thread.join(30)
+        if raw is not None:
+            raw.shutdown()  # websocket-client leaves the socket open after a server close
     assert not client.thread.is_alive()
+    assert seen.messages[-1] == {"type": "disconnected"}

@@ -63,7 +63,7 @@ def clock() -> FakeClock:
 
 def test_a_live_figure_draws_the_frame_when_made(clock):
     fig = live_metrics(cpu_frame([(0, "a", 1), (1, "b", 2)]), "cpu_usage", scheduler=clock)
-    assert [t.name for t in fig.data] == ["a", "b", "threshold 80", "over threshold"]
+    assert [t.name for t in fig.data] == ["breach", "a", "b", "threshold 80", "over threshold"]
     assert fig.refresher.renders == 1
     assert clock.pending == 1
 
@@ -73,9 +73,9 @@ def test_new_rows_are_drawn_at_the_next_tick_in_one_update(clock):
     fig = live_metrics(frame, "cpu_usage", scheduler=clock)
     wire = wired(fig)
     add(frame, [(2, "a", 3), (3, "a", 4)])
-    assert len(fig.data[0].x) == 1
+    assert len(fig.data[1].x) == 1
     clock.advance(0.5)
-    assert list(fig.data[0].y) == [1, 3, 4]
+    assert list(fig.data[1].y) == [1, 3, 4]
     assert len(wire.updates()) == 1
 
 
@@ -118,11 +118,11 @@ def test_pause_freezes_the_figure_and_resume_catches_up(clock):
     fig.pause()
     add(frame, [(1, "a", 2), (2, "a", 3)])
     clock.advance(5)
-    assert list(fig.data[0].y) == [1]
+    assert list(fig.data[1].y) == [1]
     assert fig.paused
     fig.resume()
     clock.advance(0.5)
-    assert list(fig.data[0].y) == [1, 2, 3]
+    assert list(fig.data[1].y) == [1, 2, 3]
 
 
 def test_a_closed_figure_stops_refreshing(clock):
@@ -147,16 +147,16 @@ def test_the_browser_closing_the_widget_stops_its_refresh(clock):
 def test_a_zoom_resamples_the_zoomed_range_and_autorange_follows_again(clock):
     frame = cpu_frame([(t, "a", float(t)) for t in range(10_000)])
     fig = live_metrics(frame, scheduler=clock, window=None, max_points=100)
-    assert len(fig.data[0].x) <= 100
+    assert len(fig.data[1].x) <= 100
     fig.plotly_relayout({"xaxis.range[0]": "2026-01-05 09:01:40",
                          "xaxis.range[1]": "2026-01-05 09:02:30"})
     assert fig.view.x_range == (T0 + 100 * S, T0 + 150 * S)
     clock.advance(0.5)
-    assert list(fig.data[0].y) == [float(t) for t in range(99, 152)]  # every sample
+    assert list(fig.data[1].y) == [float(t) for t in range(99, 152)]  # every sample
     fig.plotly_relayout({"xaxis.autorange": True})
     clock.advance(0.5)
     assert fig.view.x_range is None
-    assert len(fig.data[0].x) <= 100
+    assert len(fig.data[1].x) <= 100
 
 
 def test_the_browser_reporting_its_autorange_does_not_trigger_a_redraw(clock):
@@ -172,7 +172,7 @@ def test_a_new_node_rebuilds_the_traces(clock):
     fig = live_metrics(frame, scheduler=clock)
     add(frame, [(1, "b", 2)])
     clock.advance(0.5)
-    assert [t.name for t in fig.data][:2] == ["a", "b"]
+    assert [t.name for t in fig.data][1:3] == ["a", "b"]
 
 
 def test_set_view_changes_what_is_shown_at_the_next_tick(clock):
@@ -180,7 +180,7 @@ def test_set_view_changes_what_is_shown_at_the_next_tick(clock):
     fig = live_metrics(frame, scheduler=clock)
     fig.set_view(nodes=("b",))
     clock.advance(0.5)
-    assert [t.name for t in fig.data][:1] == ["b"]
+    assert [t.name for t in fig.data][1:2] == ["b"]
 
 
 def test_a_frame_of_another_channel_is_refused(clock):
@@ -211,4 +211,4 @@ def test_stopping_the_stream_stops_its_figures_after_a_last_redraw(serve, captur
     clock.advance(0.5)
     assert fig.refresher.closed
     assert clock.pending == 0
-    assert sum(len(t.x) for t in fig.data[:-2]) == 100
+    assert sum(len(t.x) for t in fig.data[1:-2]) == 100

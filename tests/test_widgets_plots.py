@@ -1,4 +1,4 @@
-"""What the figures hold: traces, downsampled sizes, threshold lines, breach shapes, bars and
+"""What the figures hold: traces, downsampled sizes, threshold lines, breach shading, bars and
 markers, checked on their numbers (no browser, no widget).
 
 ``frame_of(channel, messages)`` builds a channel's frame through ``protocol.flatten`` as the stream
@@ -75,7 +75,8 @@ def capture() -> oa.Capture:
 def test_metrics_has_a_line_per_node_then_threshold_then_over():
     df = monitoring([(0, "b", 10), (1, "a", 20), (2, "b", 90), (3, "a", 30)])
     plot = metrics_plot(df, View(metric="cpu_usage"))
-    assert [t["name"] for t in plot.traces] == ["a", "b", "threshold 80", "over threshold"]
+    assert [t["name"] for t in plot.traces] == ["breach", "a", "b", "threshold 80",
+                                                "over threshold"]
     assert by_name(plot)["b"]["y"].tolist() == [10, 90]
     assert by_name(plot)["a"]["x"].tolist() == [(T0 + S) / 1e6, (T0 + 3 * S) / 1e6]
 
@@ -106,19 +107,30 @@ def test_breach_episodes_are_shaded_and_short_spikes_are_not_with_for():
     values = [(t, "a", 90.0 if 100 <= t <= 400 else 10.0) for t in range(0, 600, 10)]
     values.append((500, "b", 99.0))  # one sample over: a spike
     df = monitoring(values)
-    shaded = metrics_plot(df, View(), for_="2min").shapes
-    assert [(s["x0"], s["x1"]) for s in shaded] == [((T0 + 100 * S) / 1e6,
-                                                     (T0 + 400 * S) / 1e6)]
-    assert shaded[0]["yref"] == "paper"
-    assert len(metrics_plot(df, View()).shapes) == 2
+    plot = metrics_plot(df, View(), for_="2min")
+    assert plot.meta["breaches"] == [(T0 + 100 * S, T0 + 400 * S)]
+    shade = by_name(plot)["breach"]
+    a, b = (T0 + 100 * S) / 1e6, (T0 + 400 * S) / 1e6
+    assert shade["x"][:4].tolist() == [a, a, b, b]
+    assert shade["y"][:4].tolist() == [10.0, 99.0, 99.0, 10.0]  # lowest to highest value shown
+    assert shade["fill"] == "toself"
+    assert len(metrics_plot(df, View()).meta["breaches"]) == 2
 
 
 def test_overlapping_episodes_of_several_nodes_merge_into_one_shape():
     values = [(t, n, 90.0 if lo <= t <= hi else 10.0)
               for n, lo, hi in (("a", 100, 300), ("b", 200, 400)) for t in range(0, 600, 10)]
-    shapes = metrics_plot(monitoring(values), View()).shapes
-    assert [(s["x0"], s["x1"]) for s in shapes] == [((T0 + 100 * S) / 1e6,
-                                                     (T0 + 400 * S) / 1e6)]
+    spans = metrics_plot(monitoring(values), View()).meta["breaches"]
+    assert spans == [(T0 + 100 * S, T0 + 400 * S)]
+
+
+def test_nested_and_touching_episodes_merge_and_apart_ones_do_not():
+    from openagi_nb.widgets.metrics_plot import _merged
+
+    start = np.array([20, 0, 2, 5, 12], dtype=np.int64)
+    end = np.array([25, 10, 3, 12, 14], dtype=np.int64)
+    assert _merged(start, end) == [(0, 14), (20, 25)]
+    assert _merged(start[:0], end[:0]) == []
 
 
 def test_each_trace_is_downsampled_to_the_budget():
@@ -128,13 +140,21 @@ def test_each_trace_is_downsampled_to_the_budget():
     assert len(lines) == 2
     assert all(1000 < len(t["x"]) <= 2000 for t in lines)  # a min and a max per bin
     full = metrics_plot(df, View(max_points=None))
-    assert [len(t["x"]) for t in full.traces[:2]] == [50_000, 50_000]
+    assert [len(t["x"]) for t in full.traces[1:3]] == [50_000, 50_000]
+
+
+def test_many_lines_share_the_plot_budget():
+    plot = metrics_plot(big_series(100_000, nodes=25), View())
+    sizes = [len(t["x"]) for t in plot.traces[1:26]]
+    assert all(400 < n <= 800 for n in sizes)  # 20,000 points / 25 lines
+    assert View(total_points=None).budget(25) == 2000
+    assert View().budget(1000) == 100
 
 
 def test_a_zoom_shows_the_full_detail_of_its_range():
     df = big_series(100_000)
     lo, hi = T0 + 1000 * S, T0 + 1500 * S
-    line = metrics_plot(df, View(x_range=(lo, hi))).traces[0]
+    line = metrics_plot(df, View(x_range=(lo, hi))).traces[1]
     assert len(line["x"]) == 503  # 501 samples inside, one beyond each edge
     assert line["x"][1] == lo / 1e6
     assert line["x"][-2] == hi / 1e6
@@ -142,14 +162,14 @@ def test_a_zoom_shows_the_full_detail_of_its_range():
 
 def test_the_window_keeps_the_newest_span_only():
     df = monitoring([(t, "a", 1.0) for t in range(0, 600, 60)])
-    line = metrics_plot(df, View(window=120 * S)).traces[0]
+    line = metrics_plot(df, View(window=120 * S)).traces[1]
     assert line["x"].tolist() == [(T0 + t * S) / 1e6 for t in (420, 480, 540)]
 
 
 def test_nodes_filter_the_lines():
     df = monitoring([(0, "a", 1), (0, "b", 2), (0, "c", 3)])
     plot = metrics_plot(df, View(nodes=("a", "c")))
-    assert [t["name"] for t in plot.traces[:-2]] == ["a", "c"]
+    assert [t["name"] for t in plot.traces[1:-2]] == ["a", "c"]
     assert plot.meta["groups"] == ["a", "b", "c"]
 
 
@@ -159,14 +179,14 @@ def test_no_metric_given_shows_the_one_nearest_its_threshold():
                    ignore_index=True)
     plot = metrics_plot(df, View())
     assert plot.meta == {"metrics": ["cpu_usage", "error_rate"], "groups": ["a"],
-                         "metric": "error_rate"}
+                         "metric": "error_rate", "breaches": []}
     assert plot.layout["title"]["text"] == "error_rate by node_id"
 
 
 def test_an_empty_frame_gives_an_empty_plot_that_says_it_waits():
     plot = metrics_plot(frame_of("monitoring_events", []), View())
-    assert [t["name"] for t in plot.traces] == ["threshold", "over threshold"]
-    assert plot.shapes == []
+    assert [t["name"] for t in plot.traces] == ["breach", "threshold", "over threshold"]
+    assert plot.meta["breaches"] == []
     assert "waiting" in plot.layout["title"]["text"]
 
 

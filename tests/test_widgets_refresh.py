@@ -180,6 +180,22 @@ def test_a_failing_render_is_logged_and_the_ticks_go_on(caplog):
     assert r.scheduled
 
 
+def test_a_slow_render_spaces_the_next_ticks_to_twice_its_duration():
+    data, clock = Data(), FakeClock()
+    took = {"s": 0.0}
+
+    def render() -> None:
+        data.render()
+        took["s"] += 1.0  # each render takes a second of the fake timer
+
+    r = Refresher(0.5, lambda: data.version, render, scheduler=clock,
+                  timer=lambda: took["s"]).start()
+    assert [h.due for h in clock.queue] == [2.0]
+    clock.advance(2.0)  # nothing new: the pace returns to the interval
+    assert [h.due for h in clock.queue] == [2.5]
+    assert r.renders == 1
+
+
 @pytest.mark.parametrize("interval", [0, -1, float("nan")])
 def test_interval_must_be_positive(interval):
     with pytest.raises(ValueError, match="refresh interval"):

@@ -47,8 +47,8 @@ def test_plot_metric_draws_every_node_with_threshold_and_breach(capture):
     assert isinstance(fig, go.Figure)
     names = [t.name for t in fig.data]
     assert names[-2:] == ["threshold 85", "over threshold"]
-    assert len(names) == 27  # 25 nodes
-    assert len(fig.layout.shapes) == 1
+    assert len(names) == 28  # breach, 25 nodes, threshold, over
+    assert len(fig.data[0].x) == 5  # one episode shaded (4 corners, then a gap)
     assert fig.layout.xaxis.type == "date"
 
 
@@ -56,7 +56,7 @@ def test_plot_metric_downsamples_unless_told_not_to(capture):
     df = capture.frame("monitoring_events")
     small = plot_metric(df, "cpu_usage", nodes=["node_01"], max_points=50)
     full = plot_metric(df, "cpu_usage", nodes=["node_01"], max_points=None)
-    assert len(small.data[0].x) <= 50 < len(full.data[0].x)
+    assert len(small.data[1].x) <= 50 < len(full.data[1].x)
 
 
 def test_plot_breaches_has_a_bar_per_episode(capture):

@@ -19,10 +19,12 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["MAX_POINTS", "minmax", "visible"]
+__all__ = ["MAX_POINTS", "TOTAL_POINTS", "minmax", "visible"]
 
 MAX_POINTS: Final = 2000
 """Points per trace at most (a plot is about 1,000 px wide: a min and a max per pixel)."""
+TOTAL_POINTS: Final = 20_000
+"""Points of all the lines of one plot at most: 25 nodes get 800 each (320 KB a refresh)."""
 
 
 def minmax(y: np.ndarray, n_out: int = MAX_POINTS) -> np.ndarray:

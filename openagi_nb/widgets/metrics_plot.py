@@ -15,8 +15,8 @@ from .timeaxis import as_ns, ms
 
 __all__ = ["metric_rows", "metrics_plot", "pick_metric"]
 
-MAX_SHAPES: Final = 200
-"""Breach episodes drawn at most (the newest): each is a shape resent on every refresh."""
+MAX_EPISODES: Final = 1000
+"""Breach episodes drawn at most (the newest)."""
 BREACH_FILL: Final = "rgba(214, 39, 40, 0.13)"
 _MIN_WIDTH: Final = 1 / 400
 """An episode of a single sample is drawn this share of the visible span wide."""
@@ -66,9 +66,10 @@ def metrics_plot(
         for_: how long a breach must hold to be shaded (``analysis.breaches``' ``for_``).
 
     Returns:
-        Traces: one line per ``by`` value (sorted), then ``threshold`` (dashed; one segment per
-        distinct threshold), then ``over threshold`` (markers of the samples above their own
-        threshold). Shapes: the breach episodes, overlapping ones merged, the newest 200.
+        Traces: ``breach`` (the episodes shaded, overlapping ones merged, beneath the rest),
+        one line per ``by`` value (sorted), ``threshold`` (dashed; one segment per distinct
+        threshold), ``over threshold`` (markers of the samples above their own threshold).
+        ``meta["breaches"]`` lists the shaded spans (ns).
     """
     rows = metric_rows(df, by)
     t = as_ns(rows["timestamp"])
@@ -83,9 +84,11 @@ def metrics_plot(
     rows, t = rows.loc[keep], t[keep]
     extent = _extent(t, view)
     lines, thresholds = _lines(rows, t, by, view)
-    traces = [*lines, _threshold_trace(thresholds, extent), _over_trace(rows, t, view)]
-    shapes = _breach_shapes(rows, metric, for_, extent)
-    return Plot(traces, _layout(metric, by), shapes, {**meta, "metric": metric})
+    threshold, over = _threshold_trace(thresholds, extent), _over_trace(rows, t, view)
+    spans = _breach_spans(rows, metric, for_, extent)
+    breach = _breach_trace(spans, [*lines, threshold])
+    return Plot([breach, *lines, threshold, over], _layout(metric, by), [],
+                {**meta, "metric": metric, "breaches": spans})
 
 
 def _distinct(column: pd.Series) -> list[str]:
@@ -110,9 +113,10 @@ def _lines(
     threshold = rows["threshold"].to_numpy(np.float64, na_value=np.nan)[order]
     bounds = np.searchsorted(codes, np.arange(len(names) + 1))
     traces, last = [], np.full(len(names), np.nan)
+    budget = view.budget(len(names))
     for i, name in enumerate(names):
         part = slice(bounds[i], bounds[i + 1])
-        x, y = line_points(t[part], value[part], view)
+        x, y = line_points(t[part], value[part], view, budget)
         known = threshold[part][~np.isnan(threshold[part])]
         last[i] = known[-1] if len(known) else np.nan
         traces.append({
@@ -167,10 +171,12 @@ def _over_trace(rows: pd.DataFrame, t: np.ndarray, view: View) -> dict[str, Any]
     }
 
 
-def _breach_shapes(
+def _breach_spans(
     rows: pd.DataFrame, metric: str | None, for_: str | pd.Timedelta,
     extent: tuple[int, int] | None,
-) -> list[dict[str, Any]]:
+) -> list[tuple[int, int]]:
+    """The breach episodes of the shown series (``analysis.breaches``), overlapping ones
+    merged, cut to what is shown, each at least a sliver wide (ns)."""
     if metric is None or extent is None or not len(rows):
         return []
     found = breaches(rows, for_=for_, metric=metric)
@@ -179,24 +185,40 @@ def _breach_shapes(
     start, end = as_ns(found["start"]), as_ns(found["end"])
     least = max(int((extent[1] - extent[0]) * _MIN_WIDTH), 1)
     spans = _merged(start, np.maximum(end, start + least))
-    spans = [(a, b) for a, b in spans if b >= extent[0] and a <= extent[1]][-MAX_SHAPES:]
-    return [
-        {"type": "rect", "xref": "x", "yref": "paper", "x0": a / 1e6, "x1": b / 1e6,
-         "y0": 0, "y1": 1, "fillcolor": BREACH_FILL, "line": {"width": 0}, "layer": "below"}
-        for a, b in spans
-    ]
+    return [(a, b) for a, b in spans if b >= extent[0] and a <= extent[1]][-MAX_EPISODES:]
+
+
+def _breach_trace(spans: list[tuple[int, int]], traces: list[dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """The episodes as one filled trace drawn beneath the lines, from the lowest to the highest
+    value shown: one binary array, where a layout shape per episode would cost plotly a
+    validation each on every refresh (100 ms for 200 shapes)."""
+    values = [np.asarray(t["y"], np.float64) for t in traces if len(t["y"])]
+    known = np.concatenate(values) if values else np.empty(0)
+    known = known[~np.isnan(known)]
+    lo, hi = (float(known.min()), float(known.max())) if len(known) else (0.0, 1.0)
+    x = np.array([[a, a, b, b, np.nan] for a, b in spans], np.float64).ravel() / 1e6
+    y = np.tile([lo, hi, hi, lo, np.nan], len(spans)).astype(np.float64)
+    return {
+        "type": "scatter", "mode": "lines", "name": "breach", "x": x, "y": y,
+        "fill": "toself", "fillcolor": BREACH_FILL, "line": {"width": 0},
+        "hoverinfo": "skip",
+    }
 
 
 def _merged(start: np.ndarray, end: np.ndarray) -> list[tuple[int, int]]:
-    """Overlapping intervals (of different nodes) merged into one, by start."""
+    """Overlapping intervals (of different nodes) merged into one, by start: a new interval
+    begins where a start lies past every end before it."""
+    if not len(start):
+        return []
     order = np.argsort(start, kind="stable")
-    out: list[tuple[int, int]] = []
-    for a, b in zip(start[order].tolist(), end[order].tolist(), strict=True):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    start, end = start[order], end[order]
+    reach = np.maximum.accumulate(end)
+    head = np.ones(len(start), bool)
+    head[1:] = start[1:] > reach[:-1]
+    firsts = np.flatnonzero(head)
+    ends = np.maximum.reduceat(end, firsts)
+    return list(zip(start[firsts].tolist(), ends.tolist(), strict=True))
 
 
 def _layout(metric: str | None, by: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def network_plot(df: pd.DataFrame, view: View, *, initial: Iterable[str] = ()) -
     active = steps["active_nodes"].to_numpy(np.float64)
     inside = np.ones(len(t), bool) if extent is None else (t >= extent[0]) & (t <= extent[1])
     shown = steps.loc[inside]
-    x, y = line_points(*_held(t, active, extent), view.but(x_range=None))
+    x, y = line_points(*_held(t, active, extent), view.but(x_range=None), view.budget(1))
     traces = [
         {"type": "scatter", "mode": "lines", "name": "active nodes", "x": x, "y": y,
          "line": {"shape": "hv", "color": "#1f77b4", "width": 2},

@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from .downsample import MAX_POINTS, minmax, visible
+from .downsample import MAX_POINTS, TOTAL_POINTS, minmax, visible
 from .timeaxis import NAT, as_ns, ms
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["COLORS", "SEVERITY_COLORS", "Plot", "View", "color", "line_points", "time_cut"]
+
+MIN_POINTS: Final = 100
+"""Points a line keeps at least when many lines share a plot's ``total_points``."""
 
 COLORS: Final = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -50,6 +53,8 @@ class View:
         window: nanoseconds back from the newest event (None: everything the frame holds).
         x_range: a zoomed range ``(lo, hi)`` in nanoseconds, or None to follow the data.
         max_points: points per trace at most (None: no downsampling).
+        total_points: points of all the lines of a plot at most, shared by its traces (with
+            many nodes a trace gets fewer than ``max_points``, never fewer than 100).
         nodes: only these nodes (None: all).
         metric: the metric shown (metrics figures; None: chosen from the data).
     """
@@ -57,12 +62,21 @@ class View:
     window: int | None = None
     x_range: tuple[int, int] | None = None
     max_points: int | None = MAX_POINTS
+    total_points: int | None = TOTAL_POINTS
     nodes: tuple[str, ...] | None = None
     metric: str | None = None
 
     def but(self, **changes: Any) -> View:
         """A copy with ``changes`` (``view.but(x_range=None)``)."""
         return replace(self, **changes)
+
+    def budget(self, traces: int) -> int | None:
+        """Points each of ``traces`` lines may have (None: all)."""
+        if self.max_points is None:
+            return None
+        if self.total_points is None or traces < 1:
+            return self.max_points
+        return min(self.max_points, max(MIN_POINTS, self.total_points // traces))
 
     def start(self, newest: int) -> int | None:
         """The oldest time shown when the newest event is at ``newest`` (ns)."""
@@ -101,20 +115,21 @@ class Plot:
 
 
 def line_points(
-    t: np.ndarray, y: np.ndarray, view: View
+    t: np.ndarray, y: np.ndarray, view: View, budget: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """One series' x (ms) and y as sent to the browser: cut to the zoom, then downsampled.
 
     Args:
         t: int64 nanoseconds, sorted.
         y: the values, aligned with ``t``.
-        view: the zoom (``x_range``) and the point budget (``max_points``).
+        view: the zoom (``x_range``).
+        budget: points at most (``view.budget(n)`` for one of n lines; None: all).
     """
     lo, hi = view.x_range if view.x_range is not None else (None, None)
     cut = visible(t, lo, hi)
     t, y = t[cut], y[cut]
-    if view.max_points is not None:
-        keep = minmax(y, view.max_points)
+    if budget is not None:
+        keep = minmax(y, budget)
         t, y = t[keep], y[keep]
     return ms(t), np.ascontiguousarray(y, dtype=np.float64)
 

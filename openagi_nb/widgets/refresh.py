@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Hashable
-from typing import Protocol
+from typing import Final, Protocol
 
 __all__ = ["Handle", "Refresher", "Scheduler", "running_loop"]
 
 log = logging.getLogger("openagi_nb.widgets")
+
+BACKOFF: Final = 2.0
+"""After a render of d seconds the next tick waits at least BACKOFF * d: a view whose redraw
+is slow (a 1M-row window) takes at most a third of the kernel's time, whatever ``interval``."""
 
 
 class Handle(Protocol):
@@ -57,6 +62,7 @@ class Refresher:
         stopped: whether the source has ended (the stream was stopped): checked every tick; when
             true, one last render, then :meth:`close`.
         every_tick: called on every tick, paused or not (a status line).
+        timer: measures how long a render took (seconds; tests pass a fake one).
     """
 
     def __init__(
@@ -68,12 +74,14 @@ class Refresher:
         scheduler: Scheduler | None = None,
         stopped: Callable[[], bool] = lambda: False,
         every_tick: Callable[[], None] | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"refresh interval must be > 0 seconds, got {interval!r}")
         self.interval = float(interval)
         self._version, self._render, self._stopped = version, render, stopped
-        self._every_tick = every_tick
+        self._every_tick, self._timer = every_tick, timer
+        self._delay = self.interval
         self._scheduler = scheduler if scheduler is not None else running_loop()
         self._handle: Handle | None = None
         self._seen: Hashable = object()
@@ -140,15 +148,18 @@ class Refresher:
 
     def _schedule(self) -> None:
         if self._scheduler is not None and not self.closed:
-            self._handle = self._scheduler.call_later(self.interval, self.tick)
+            self._handle = self._scheduler.call_later(self._delay, self.tick)
 
     def _run(self) -> None:
         version = self._version()
         if version == self._seen and not self._dirty:
+            self._delay = self.interval
             return
         self._seen, self._dirty = version, False
         self.renders += 1
+        began = self._timer()
         self._call(self._render)
+        self._delay = max(self.interval, BACKOFF * (self._timer() - began))
 
     def _call(self, fn: Callable[[], None] | None) -> None:
         if fn is None:

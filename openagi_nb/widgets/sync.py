@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 from .plotdata import Plot
@@ -27,6 +28,7 @@ class Synced:
         self._structure: tuple[tuple[Any, ...], ...] | None = None
         self._layout: dict[str, Any] | None = None
         self._shapes: list[dict[str, Any]] = []
+        self._traces: list[dict[str, Any]] = []
         self.rebuilds = 0
         """How many times the traces had to be replaced (not just updated)."""
 
@@ -48,14 +50,18 @@ class Synced:
             self._structure = structure
             return True
         with self.fig.batch_update():
-            for trace, new in zip(self.fig.data, plot.traces, strict=True):
-                trace.update({k: v for k, v in new.items() if k != "type"})
+            for trace, old, new in zip(self.fig.data, self._traces, plot.traces, strict=True):
+                # plotly validates every property it is given: give it only what changed
+                changed = {k: v for k, v in new.items() if not _same(v, old.get(k))}
+                if changed:
+                    trace.update(changed)
             if plot.layout != self._layout:
                 self.fig.update_layout(plot.layout)
                 self._layout = plot.layout
             if plot.shapes != self._shapes:
                 self.fig.layout.shapes = plot.shapes
                 self._shapes = plot.shapes
+        self._traces = plot.traces
         return False
 
     def _rebuild(self, plot: Plot) -> None:
@@ -63,7 +69,16 @@ class Synced:
         fig = self.fig
         fig.data = ()
         fig.layout = go.Layout({**plot.layout, "shapes": plot.shapes})
-        self._layout, self._shapes = plot.layout, plot.shapes
+        self._layout, self._shapes, self._traces = plot.layout, plot.shapes, plot.traces
         if plot.traces:
             fig.add_traces(plot.traces)
 
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether a trace property kept its value (arrays compared by content, NaN equal)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    return bool(a == b)

@@ -94,6 +94,15 @@ class StreamLoop:
 
     def run(self) -> None:
         """The thread's body: sessions until stopped or given up."""
+        try:
+            self._run()
+        except Exception as exc:  # a bug of ours: say so where the user looks, do not vanish
+            log.exception("%s: the stream's thread failed", self.url)
+            self._error = StreamError(f"internal error in the stream to {self.url}: {exc!r}")
+            self._last_error = str(self._error)
+            self._set_state(State.FAILED)
+
+    def _run(self) -> None:
         self._set_state(State.CONNECTING)
         delays = backoff()
         while not self._stopping.is_set():

@@ -194,11 +194,12 @@ def snapshot_bench(capture: str, rows: int) -> dict[str, Any]:
             append((row[0] + done, row[1] + shift, *row[2:]))
     len(frame)
     filled = rss()
-    times = []
+    times, cpu = [], []
     for _ in range(5):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         df = frame.snapshot()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         del df
     held = []
     for _ in range(5):  # what snapshot() does under the lock: copy the live slots
@@ -215,7 +216,8 @@ def snapshot_bench(capture: str, rows: int) -> dict[str, Any]:
     return {"rows": len(frame), "rss_per_row": (filled - before) / rows,
             "column_bytes_per_row": stored / rows, "first_ms": times[0] * 1e3,
             "median_ms": statistics.median(times) * 1e3, "to_frame_ms": baseline * 1e3,
-            "lock_ms": statistics.median(held) * 1e3}
+            "lock_ms": statistics.median(held) * 1e3, "cpu_ms": statistics.median(cpu) * 1e3,
+            "load": os.getloadavg()[0]}
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -247,7 +249,8 @@ def report(results: dict[str, dict[str, Any]], snap: dict[str, Any]) -> None:
     print(f"\nLiveFrame, {snap['rows']:,} monitoring rows: {snap['rss_per_row']:.0f} B RSS per "
           f"row ({snap['column_bytes_per_row']:.0f} B of columns; target < 200)")
     print(f"snapshot(): first {snap['first_ms']:.0f} ms, median of 5 {snap['median_ms']:.0f} ms "
-          f"(target < 100); schema.to_frame from column lists (the capture's way): "
+          f"wall, {snap['cpu_ms']:.0f} ms CPU (target < 100; load average {snap['load']:.1f} on "
+          f"{os.cpu_count()} CPUs); schema.to_frame from column lists (the capture's way): "
           f"{snap['to_frame_ms']:.0f} ms = {snap['to_frame_ms'] / snap['median_ms']:.1f}x slower")
     print(f"the lock is held {snap['lock_ms']:.0f} ms of it (the copy of the live slots); "
           f"appends wait that long at most")

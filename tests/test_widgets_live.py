@@ -112,6 +112,31 @@ def test_updates_that_move_x_keep_the_time_axis_a_date_axis(clock):
     assert fig.layout.xaxis2.type == "date"
 
 
+def test_updates_while_zoomed_keep_the_zoom(clock):
+    # setting an axis type resets its range in plotly.js: the zoom goes with it
+    frame = cpu_frame([(t, "a", 1.0) for t in range(300)])
+    fig = live_metrics(frame, scheduler=clock, window=None)
+    wire = wired(fig)
+    fig.plotly_relayout({"xaxis.range[0]": "2026-01-05 09:01:40",
+                         "xaxis.range[1]": "2026-01-05 09:02:30"})
+    clock.advance(0.5)
+    update = wire.updates()[-1]
+    assert update["layout_data"]["xaxis.type"] == "date"
+    assert update["layout_data"]["xaxis.range"] == [(T0 + 100 * S) / 1e6, (T0 + 150 * S) / 1e6]
+
+
+def test_the_browser_echoing_the_zoom_rounded_does_not_redraw(clock):
+    fig = live_metrics(cpu_frame([(t, "a", 1.0) for t in range(300)]), scheduler=clock)
+    fig.plotly_relayout({"xaxis.range[0]": "2026-01-05 09:01:40",
+                         "xaxis.range[1]": "2026-01-05 09:02:30"})
+    clock.advance(0.5)
+    renders = fig.refresher.renders
+    fig.plotly_relayout({"xaxis.range": ["2026-01-05 09:01:40.0004", "2026-01-05 09:02:29.9996"],
+                         "xaxis.autorange": False})
+    clock.advance(2)
+    assert fig.refresher.renders == renders
+
+
 def test_pause_freezes_the_figure_and_resume_catches_up(clock):
     frame = cpu_frame([(0, "a", 1)])
     fig = live_metrics(frame, scheduler=clock)

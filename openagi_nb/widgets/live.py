@@ -150,18 +150,28 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
                          source_view_id: Any = None) -> None:
         # plotly.js clears the type of every axis whose trace data a restyle changes unless
         # the same update sets it (plotly.js#2144): numeric x then turns our date axes linear.
-        # Every update that moves x re-asserts the date axes (a few bytes).
+        # Every update that moves x re-asserts the date axes (a few bytes), and the zoomed
+        # range with them, since setting an axis type also resets its range.
         if restyle_data and "x" in restyle_data:
-            relayout_data = {**getattr(self, "_date_axes", {}), **(relayout_data or {})}
+            relayout_data = {**self._axes_state(), **(relayout_data or {})}
         super()._send_update_msg(restyle_data, relayout_data, trace_indexes, source_view_id)
+
+    def _axes_state(self) -> dict[str, Any]:
+        """``{"xaxis.type": "date", ...}`` for the date axes, and their range when zoomed."""
+        axes: list[str] = getattr(self, "_date_axes", [])
+        state: dict[str, Any] = {f"{name}.type": "date" for name in axes}
+        if self._view.x_range is not None:
+            shown = [self._view.x_range[0] / 1e6, self._view.x_range[1] / 1e6]
+            state.update({f"{name}.range": shown for name in axes})
+        return state
 
     def _render(self) -> None:
         plot = self._build(self._frame.snapshot(), self._view)
         if self._view.metric is None and plot.meta.get("metric"):
             self._view = self._view.but(metric=plot.meta["metric"])
         self._last_plot = plot
-        self._date_axes = {f"{name}.type": "date" for name, axis in plot.layout.items()
-                           if name.startswith("xaxis") and axis.get("type") == "date"}
+        self._date_axes = [name for name, axis in plot.layout.items()
+                           if name.startswith("xaxis") and axis.get("type") == "date"]
         if self._synced.show(plot):
             self.layout.on_change(self._on_range, "xaxis.range", "xaxis.autorange")
         for callback in self._render_callbacks:
@@ -172,7 +182,7 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
         zoom = None
         if x_range is not None and autorange is not True:
             zoom = (parse_when(x_range[0]), parse_when(x_range[1]))
-        if zoom != self._view.x_range:
+        if not _same_range(zoom, self._view.x_range):
             self._view = self._view.but(x_range=zoom)
             self._refresher.invalidate()
 
@@ -186,6 +196,13 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
         """Stop when the browser closes the widget's comm, too (ipywidgets does not tell)."""
         if comm is not None and callable(getattr(comm, "on_close", None)):
             comm.on_close(lambda _msg: self._refresher.close())
+
+
+def _same_range(a: tuple[int, int] | None, b: tuple[int, int] | None) -> bool:
+    """Equal to the millisecond: the browser reports back the range we sent, rounded."""
+    if a is None or b is None:
+        return a is b
+    return abs(a[0] - b[0]) < 1_000_000 and abs(a[1] - b[1]) < 1_000_000
 
 
 def _live(source: StreamLike | LiveFrame, channel: Channel, build: Builder, view: View,

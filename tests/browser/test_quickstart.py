@@ -53,6 +53,15 @@ PLOT = """(i) => {
 }"""
 
 
+LINES = """(i) => {
+  const gd = document.querySelectorAll('.js-plotly-plot')[i], axis = gd._fullLayout.xaxis;
+  const xs = gd.data.filter(t => t.name.startsWith('node_')).map(t => Array.from(t.x));
+  return {autorange: axis.autorange, range: axis.range.map(axis.r2l),
+          lo: Math.min(...xs.map(x => Math.min(...x))),
+          hi: Math.max(...xs.map(x => Math.max(...x)))};
+}"""
+
+
 def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll ``check`` until it returns something true; fail naming ``what``."""
     deadline = time.monotonic() + timeout
@@ -85,7 +94,7 @@ class Recorder:
 def page(chromium: str, lab: Lab) -> Iterator[tuple[Any, Recorder]]:
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
-        context = browser.new_context(viewport={"width": 1300, "height": 3200})
+        context = browser.new_context(viewport={"width": 1300, "height": 3600})
         # anything not local is refused, and the recorder still sees it was asked for
         context.route("**/*", lambda route: route.continue_()
                       if urlsplit(route.request.url).hostname in LOCAL else route.abort())
@@ -118,6 +127,29 @@ def plot_state(page: Any, index: int) -> dict[str, float]:
     return page.evaluate(PLOT, index)
 
 
+def zoom(page: Any, index: int) -> None:
+    """Drag across the middle fifth of a plot, as a user zooms in."""
+    area = page.locator(".js-plotly-plot").nth(index).locator(".nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+
+
+def resampled(page: Any, index: int) -> bool:
+    """Whether the kernel answered the zoom: the lines hold the zoomed range (and one sample
+    beyond each edge, 10 s of event time apart), not the whole window."""
+    state = page.evaluate(LINES, index)
+    lo, hi = state["range"]
+    margin = 30_000  # ms
+    return (state["autorange"] is False and state["lo"] >= lo - margin
+            and state["hi"] <= hi + margin)
+
+
 def test_quickstart_notebook_plots_live_in_jupyterlab(page, lab, tmp_path: Path):
     pg, recorder = page
     pg.goto(f"{lab.url}/lab/tree/{NOTEBOOK}")
@@ -143,6 +175,12 @@ def test_quickstart_notebook_plots_live_in_jupyterlab(page, lab, tmp_path: Path)
     assert plot_state(pg, 0)["type"] == "date"
     pg.screenshot(path=str(tmp_path / "quickstart.png"), full_page=True)
     pg.locator(".openagi-dashboard").screenshot(path=str(tmp_path / "dashboard.png"))
+
+    whole = pg.evaluate(LINES, last)
+    zoom(pg, last)
+    wait_until(lambda: resampled(pg, last), 20, "the zoomed range to be resampled")
+    assert pg.evaluate(LINES, last)["hi"] - pg.evaluate(LINES, last)["lo"] < (
+        whole["hi"] - whole["lo"])
 
     run_cells(pg, "notebook:run-cell", -1, len(cells))
     wait_until(lambda: "stopped" in status.inner_text(), 20, "the dashboard status to read stopped")

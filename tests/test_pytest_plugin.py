@@ -138,8 +138,10 @@ def test_kernels_started_by_nbval_inherit_the_replay(pytester, capture):
     nb = new_notebook(cells=[cell], metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, pytester.path / "uses_replay.ipynb")
-    result = pytester.runpytest_inprocess(*LOAD, "--nbval", "--nbval-current-env",
-                                          "--openagi-capture", str(capture))
+    # a subprocess: nbval leaves an open /dev/null behind per kernel, which would surface as a
+    # ResourceWarning in whichever test of this session collects it
+    result = pytester.runpytest_subprocess(*LOAD, "--nbval", "--nbval-current-env",
+                                           "--openagi-capture", str(capture), timeout=120)
     result.assert_outcomes(passed=1)
 
 

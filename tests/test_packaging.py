@@ -27,12 +27,20 @@ def test_all_is_sorted_and_every_name_exists():
 
 
 def test_the_names_of_the_design_are_exported():
-    assert {"load_capture", "Capture", "InvalidMessage", "CaptureError"} <= set(openagi_nb.__all__)
+    assert {"load_capture", "Capture", "EventStream", "fetch_token", "InvalidMessage",
+            "CaptureError", "widgets"} <= set(openagi_nb.__all__)
+
+
+def test_widgets_load_on_first_use():
+    code = ("import sys, openagi_nb as oa; before = 'plotly' in sys.modules; "
+            "oa.widgets.plot_metric; print(before, 'plotly' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
 
 
 def test_import_is_cheap_and_starts_nothing():
     code = ("import sys, threading, openagi_nb; "
-            "print(sorted(m for m in ('plotly', 'ipywidgets', 'aiohttp', 'websocket') "
+            "print(sorted(m for m in ('plotly', 'ipywidgets', 'aiohttp') "
             "if m in sys.modules), threading.active_count())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["[]", "1"]

@@ -22,6 +22,7 @@ from .exceptions import (
     OpenAGIError,
     ServerConfigError,
     StreamError,
+    StreamTimeout,
 )
 from .frames import LiveFrame
 from .schema import Channel, MessageType, Severity
@@ -43,6 +44,7 @@ __all__ = [
     "Severity",
     "StreamError",
     "StreamStats",
+    "StreamTimeout",
     "__version__",
     "analysis",
     "fetch_token",

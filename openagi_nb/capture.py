@@ -303,7 +303,13 @@ class CaptureWriter:
         """Append one message exactly as received (re-encoded only if it spans lines)."""
         data = message.encode() if isinstance(message, str) else bytes(message)
         if b"\n" in data or b"\r" in data:
-            data = orjson.dumps(orjson.loads(data))
+            try:
+                data = orjson.dumps(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                raise InvalidMessage(
+                    "not JSON, and spans lines: cannot be kept as one line of a capture",
+                    code="bad_json", raw=data,
+                ) from None
         with self._lock:
             self._out.write(data + b"\n")
             self.written += 1

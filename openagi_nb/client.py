@@ -30,7 +30,7 @@ from .client_conn import split_token
 from .client_loop import StreamLoop
 from .client_resume import Gap
 from .client_stats import State, StreamStats
-from .exceptions import StreamError
+from .exceptions import StreamError, StreamTimeout
 from .frames import LiveFrame, Window
 from .schema import CHANNELS, Channel
 
@@ -130,8 +130,8 @@ class EventStream:
         channels); return how many have.
 
         Raises:
-            TimeoutError: ``timeout`` seconds passed first (the message says what the stream
-                was doing and its last error).
+            StreamTimeout: (a ``TimeoutError``) ``timeout`` seconds passed first (the message
+                says what the stream was doing and its last error).
             AuthenticationFailed: the server refused the token and no provider could help.
             ConnectionFailed: the stream gave up (a URL or HTTP status it cannot use).
             StreamError: the stream was stopped, or never started.
@@ -144,7 +144,7 @@ class EventStream:
             return count
         stats = self.stats
         detail = f"; last error: {stats.last_error}" if stats.last_error else ""
-        raise TimeoutError(
+        raise StreamTimeout(
             f"{count} of {n} events after {timeout}s from {self.url} ({stats.state}{detail})"
         )
 

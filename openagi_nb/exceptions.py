@@ -9,7 +9,8 @@ call (websocket-client, aiohttp, PyJWT, pyarrow) are translated where we call th
     ├── CaptureError          (also OSError)     a capture that cannot be read or written
     ├── StreamError                              the live stream
     │   ├── ConnectionFailed                     could not connect, or gave up reconnecting
-    │   └── AuthenticationFailed                 the server refused the token
+    │   ├── AuthenticationFailed                 the server refused the token
+    │   └── StreamTimeout     (also TimeoutError) wait_for ran out of time
     └── ServerConfigError     (also ValueError)  the replay server was configured wrongly
 
 Messages are lower-case fragments that name the bad value (``unknown channel 'nope_events'``) and
@@ -26,6 +27,7 @@ __all__ = [
     "OpenAGIError",
     "ServerConfigError",
     "StreamError",
+    "StreamTimeout",
 ]
 
 RAW_LIMIT = 1024
@@ -81,6 +83,10 @@ class ConnectionFailed(StreamError):
 
 class AuthenticationFailed(StreamError):
     """The server refused the token (HTTP 401 at the handshake, or close code 4001)."""
+
+
+class StreamTimeout(StreamError, TimeoutError):
+    """``EventStream.wait_for`` ran out of time; the message says what the stream was doing."""
 
 
 class ServerConfigError(OpenAGIError, ValueError):

@@ -425,7 +425,7 @@ def _check_channel(channel: Any, raw: str | bytes) -> None:
 
 
 _CHANNEL_NAMES: Final = frozenset(Channel)
-_I64_MIN: Final = -(2**63)
+_I64_MIN: Final = -(2**63) + 1  # the least int64 is NA in LiveFrame's columns (as NaT is)
 _I64_MAX: Final = 2**63 - 1
 
 

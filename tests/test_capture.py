@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 from pandas.testing import assert_frame_equal
 
-from openagi_nb import CaptureError, load_capture, protocol, schema
+from openagi_nb import CaptureError, InvalidMessage, load_capture, protocol, schema
 from openagi_nb.capture import CaptureWriter, convert, iter_lines
 
 T0 = 1_767_600_000_000_000_000
@@ -208,3 +208,9 @@ def test_empty_capture_has_empty_typed_frames(tmp_path):
     assert cap.channels == ()
     assert isinstance(cap.frame("security_events"), pd.DataFrame)
     assert dict(cap.frame("security_events").dtypes) == schema.dtypes("security_events")
+
+
+def test_writer_refuses_text_that_spans_lines_and_is_not_json(tmp_path):
+    with CaptureWriter(tmp_path / "c.jsonl") as writer, pytest.raises(InvalidMessage,
+                                                                       match="spans lines"):
+        writer.write("not\njson")

@@ -203,7 +203,7 @@ def field_values(field: Any) -> st.SearchStrategy[Any]:
         return st.sampled_from(field)
     return {
         Kind.FLOAT: st.floats(allow_nan=False, allow_infinity=False),
-        Kind.INT: st.integers(-(2**63), 2**63 - 1),
+        Kind.INT: st.integers(-(2**63) + 1, 2**63 - 1),
         Kind.BOOL: st.booleans(),
         Kind.STRING: texts,
         Kind.TIMESTAMP: stamps.map(protocol.format_timestamp),
@@ -294,3 +294,10 @@ def test_arbitrary_json_raises_only_invalid_message(value):
         return
     if message["type"].endswith("_event"):
         protocol.flatten(message)  # what parse accepted, flatten must accept too
+
+
+def test_the_least_int64_is_refused_as_it_means_na_in_live_frames():
+    raw = ('{"type": "consensus_event", "event": "consensus_phase", "data": {"votes": '
+           f'{-(2**63)}}}, "timestamp": "2023-01-01"}}')
+    with pytest.raises(InvalidMessage, match=r"field 'data\.votes'"):
+        protocol.parse(raw)

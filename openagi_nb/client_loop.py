@@ -77,6 +77,7 @@ class StreamLoop:
         self.counters = Counters()
         self._rejects = Rejects()
         self._resume = Resume()
+        self._live_from: set[str] = set()  # channels subscribed without since, not yet acked
         self._state = State.NEW
         self._last_error: str | None = None
         self._error: StreamError | None = None
@@ -167,7 +168,9 @@ class StreamLoop:
         with self._lock:
             self._conn = conn
             channels = self._channels
-        conn.send_all([protocol.subscribe(c, self._resume.since(c)) for c in channels])
+        asked = {c: self._resume.since(c) for c in channels}
+        self._live_from = {c.value for c, since in asked.items() if since is None}
+        conn.send_all([protocol.subscribe(c, since) for c, since in asked.items()])
         self._seen, self._quiet_since, self._ping_sent = -1, time.monotonic(), 0.0
         self._set_state(State.LIVE)
         if self._stopping.is_set():
@@ -236,6 +239,11 @@ class StreamLoop:
             if code == ErrorCode.HISTORY_TRUNCATED:
                 named = tuple(c for c in self.channels if message.startswith(c.value))
                 self._resume.truncated(named or self.channels)
+        elif kind == MessageType.SUBSCRIBED:
+            channel, seq = obj.get("channel"), obj.get("seq")
+            if channel in self._live_from and type(seq) is int:
+                self._live_from.discard(channel)
+                self._resume.subscribed(channel, seq)
 
     def _on_binary(self, data: bytes) -> None:
         self._frames_in += 1

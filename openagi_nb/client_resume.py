@@ -53,6 +53,12 @@ class Resume:
             return last
         return self.max_seq if self.max_seq != NO_SEQ else None
 
+    def subscribed(self, channel: str, seq: int) -> None:
+        """The server acknowledged a subscribe sent without ``since``, live after ``seq``: a
+        channel that has seen nothing yet resumes from there if the connection ends early."""
+        if channel in self.last_seq and self.last_seq[channel] == NO_SEQ:
+            self.last_seq[channel] = seq
+
     def disconnected(self, channels: tuple[Channel, ...]) -> None:
         """A connection ended: channels that cannot be resumed by ``seq`` get an open gap."""
         for channel in channels:

@@ -93,6 +93,7 @@ class ControlMessage(TypedDict):
     type: str
     channel: NotRequired[str]
     since: NotRequired[int]
+    seq: NotRequired[int]
     timestamp: NotRequired[str]
 
 
@@ -167,10 +168,10 @@ def parse(raw: str | bytes | dict[str, Any]) -> Message:
         return obj  # type: ignore[return-value]
     if kind in _CHANNEL_MESSAGES:
         _check_channel(obj.get("channel"), text)
-        if "since" in obj and kind is MessageType.SUBSCRIBE:
-            since = obj["since"]
-            if since is not None and (not _is_int(since) or since < 0):
-                raise _bad("since", "expected a non-negative integer", since, text)
+        key = {MessageType.SUBSCRIBE: "since", MessageType.SUBSCRIBED: "seq"}.get(kind)
+        value = obj.get(key) if key else None
+        if value is not None and (not _is_int(value) or value < 0):
+            raise _bad(str(key), "expected a non-negative integer", value, text)
     elif kind is MessageType.ERROR:
         payload = obj.get("data")
         if not isinstance(payload, dict) or not all(
@@ -274,9 +275,13 @@ def pong() -> str:
     return '{"type":"pong"}'
 
 
-def subscribed(channel: str) -> str:
-    """Our acknowledgement of a subscribe."""
-    return orjson.dumps({"type": "subscribed", "channel": Channel(channel).value}).decode()
+def subscribed(channel: str, seq: int | None = None) -> str:
+    """Our acknowledgement of a subscribe; ``seq`` is the last message published before the
+    subscription took effect, so a client that has seen nothing yet can still resume from it."""
+    msg: dict[str, Any] = {"type": "subscribed", "channel": Channel(channel).value}
+    if seq is not None:
+        msg["seq"] = int(seq)
+    return orjson.dumps(msg).decode()
 
 
 def unsubscribed(channel: str) -> str:

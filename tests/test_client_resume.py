@@ -102,3 +102,19 @@ def test_truncated_history_is_a_gap_until_the_next_event():
     assert [(g.start, g.end, g.reason) for g in resume.gaps] == [
         (ts(1), ts(60), "history no longer retained")
     ]
+
+
+def test_a_channel_acked_live_after_seq_resumes_from_there_before_any_event():
+    resume = Resume()
+    resume.subscribed(M, 41)
+    assert resume.since(M) == 41
+    resume.disconnected((M,))
+    assert resume.accept(M, 42, ns(1))
+    assert resume.gaps == []
+
+
+def test_an_ack_does_not_move_a_channel_that_has_seen_events():
+    resume = Resume()
+    resume.accept(M, 7, ns(0))
+    resume.subscribed(M, 41)
+    assert resume.since(M) == 7

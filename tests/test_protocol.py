@@ -301,3 +301,10 @@ def test_the_least_int64_is_refused_as_it_means_na_in_live_frames():
            f'{-(2**63)}}}, "timestamp": "2023-01-01"}}')
     with pytest.raises(InvalidMessage, match=r"field 'data\.votes'"):
         protocol.parse(raw)
+
+
+def test_subscribed_ack_may_carry_the_seq_live_follows():
+    assert protocol.parse(protocol.subscribed("network_events", 12)) == {
+        "type": "subscribed", "channel": "network_events", "seq": 12}
+    with pytest.raises(InvalidMessage, match="field 'seq'"):
+        protocol.parse('{"type": "subscribed", "channel": "network_events", "seq": "12"}')

@@ -32,6 +32,8 @@ __all__ = ["CHUNK", "Hub"]
 CHUNK: Final = 1024
 """Most messages published in one go before clients get to write (bounds latency and the
 overshoot of the queue bound between two lag checks)."""
+WAIT_FOR_GRACE: Final = 0.25
+"""Seconds between the last awaited client's first subscribe and the first event."""
 
 
 class Hub:
@@ -85,6 +87,10 @@ class Hub:
         loop = asyncio.get_running_loop()
         while self.subscribed_clients < self.options.wait_for:
             await self._sleep(None)
+        if self.options.wait_for:
+            # the spec's clients subscribe to each channel in a message of its own: let the
+            # last client's other subscribes arrive before the first event goes out
+            await asyncio.sleep(WAIT_FOR_GRACE)
         self.clock.start(loop.time(), int(time.time()) if self.options.retime else None)
         while not self.clock.finished:
             room = self._room()

@@ -92,7 +92,7 @@ class Subscriber:
         ring, c = self.hub.ring, CHANNEL_INDEX[channel]
         if not self.subscribed and not self._resending:
             self.cursor = ring.head  # nothing owed from before the first subscription
-        self.reply(protocol.subscribed(channel))
+        self.reply(protocol.subscribed(channel, ring.head))
         if since is None:
             if self.starts[c] == NEVER:
                 self.starts[c] = ring.head

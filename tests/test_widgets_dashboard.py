@@ -87,17 +87,17 @@ def test_the_nodes_control_filters_the_lines(board, clock):
     assert "node_3" in board.controls.nodes.options
     board.controls.nodes.value = ("node_3",)
     clock.advance(0.5)
-    assert [t.name for t in board.figure.data][1:2] == ["node_3"]
-    assert len(board.figure.data) == 4  # breach, node_3, threshold, over
+    shown = [t.name for t in board.figure.data]
+    assert shown == ["time axis", "breach", "node_3", "threshold 80", "over threshold"]
 
 
 def test_the_window_control_changes_the_span(board, clock):
     clock.advance(0.5)
-    points = sum(len(t.x) for t in board.figure.data[1:-2])
+    points = sum(len(t.x) for t in board.figure.data[2:-2])
     board.controls.window.value = "1min"
     clock.advance(0.5)
     assert board.figure.view.window == 60 * 10**9
-    assert sum(len(t.x) for t in board.figure.data[1:-2]) == points  # 2 s of data fits
+    assert sum(len(t.x) for t in board.figure.data[2:-2]) == points  # 2 s of data fits
 
 
 def test_pause_freezes_figure_and_rows_but_not_the_status(board, clock):

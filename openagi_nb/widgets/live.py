@@ -146,32 +146,11 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
             refresher.close()
         super().close()
 
-    def _send_update_msg(self, restyle_data: Any, relayout_data: Any, trace_indexes: Any = None,
-                         source_view_id: Any = None) -> None:
-        # plotly.js clears the type of every axis whose trace data a restyle changes unless
-        # the same update sets it (plotly.js#2144): numeric x then turns our date axes linear.
-        # Every update that moves x re-asserts the date axes (a few bytes), and the zoomed
-        # range with them, since setting an axis type also resets its range.
-        if restyle_data and "x" in restyle_data:
-            relayout_data = {**self._axes_state(), **(relayout_data or {})}
-        super()._send_update_msg(restyle_data, relayout_data, trace_indexes, source_view_id)
-
-    def _axes_state(self) -> dict[str, Any]:
-        """``{"xaxis.type": "date", ...}`` for the date axes, and their range when zoomed."""
-        axes: list[str] = getattr(self, "_date_axes", [])
-        state: dict[str, Any] = {f"{name}.type": "date" for name in axes}
-        if self._view.x_range is not None:
-            shown = [self._view.x_range[0] / 1e6, self._view.x_range[1] / 1e6]
-            state.update({f"{name}.range": shown for name in axes})
-        return state
-
     def _render(self) -> None:
         plot = self._build(self._frame.snapshot(), self._view)
         if self._view.metric is None and plot.meta.get("metric"):
             self._view = self._view.but(metric=plot.meta["metric"])
         self._last_plot = plot
-        self._date_axes = [name for name, axis in plot.layout.items()
-                           if name.startswith("xaxis") and axis.get("type") == "date"]
         if self._synced.show(plot):
             self.layout.on_change(self._on_range, "xaxis.range", "xaxis.autorange")
         for callback in self._render_callbacks:

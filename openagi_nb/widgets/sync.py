@@ -6,6 +6,12 @@ as last time (same types, names and axes), only their data changes, inside one
 ``batch_update()``: one message, with the numeric arrays as binary buffers, and plotly skips the
 properties whose value did not change. When the series changed (a node appeared, another channel
 is shown), the traces and the layout are replaced, which costs one full redraw.
+
+Time goes to the browser as float milliseconds on ``type="date"`` axes, but plotly.js forgets an
+axis type whenever a restyle changes trace data and infers it again from the first non-empty
+trace of the axis (plotly.js#2144): numbers would make it linear. So each date axis gets a first,
+invisible *anchor* trace holding two date strings (the span of its data): the axis stays a date
+axis, and no update needs to touch the layout (setting ``xaxis.type`` would also reset a zoom).
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from .plotdata import Plot
 
-__all__ = ["Synced"]
+__all__ = ["Synced", "anchors"]
+
+ANCHOR = "time axis"
+"""Name of the anchor traces (hidden from the legend)."""
 
 
 class Synced:
@@ -44,6 +54,7 @@ class Synced:
     def show(self, plot: Plot) -> bool:
         """Bring the widget to ``plot``; return True when the layout was replaced (callbacks
         registered on the old layout object are gone then)."""
+        plot = Plot([*anchors(plot), *plot.traces], plot.layout, plot.shapes, plot.meta)
         structure = plot.structure()
         if structure != self._structure:
             self._rebuild(plot)
@@ -72,6 +83,31 @@ class Synced:
         self._layout, self._shapes, self._traces = plot.layout, plot.shapes, plot.traces
         if plot.traces:
             fig.add_traces(plot.traces)
+
+
+def anchors(plot: Plot) -> list[dict[str, Any]]:
+    """One anchor trace per date axis of ``plot``: the first and last time its traces show,
+    as date strings, drawn as nothing."""
+    out = []
+    for name, axis in plot.layout.items():
+        if not (name.startswith("xaxis") and isinstance(axis, dict)
+                and axis.get("type") == "date"):
+            continue
+        ref = "x" + name[len("xaxis"):]
+        xs = [np.asarray(t["x"], np.float64) for t in plot.traces
+              if t.get("xaxis", "x") == ref and len(t.get("x", ()))]
+        known = np.concatenate(xs) if xs else np.empty(0)
+        known = known[np.isfinite(known)]
+        ends = [] if not len(known) else [
+            pd.Timestamp(int(v * 1e6)).strftime("%Y-%m-%d %H:%M:%S.%f")
+            for v in (known.min(), known.max())
+        ]
+        out.append({
+            "type": "scatter", "mode": "lines", "name": ANCHOR, "x": ends,
+            "y": np.full(len(ends), np.nan), "xaxis": ref, "yaxis": "y" + ref[1:],
+            "showlegend": False, "hoverinfo": "skip",
+        })
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

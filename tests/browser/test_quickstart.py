@@ -19,8 +19,6 @@ import pytest
 
 from .conftest import NOTEBOOK, Lab
 
-playwright = pytest.importorskip("playwright.sync_api")
-
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -92,7 +90,9 @@ class Recorder:
 
 @pytest.fixture
 def page(chromium: str, lab: Lab) -> Iterator[tuple[Any, Recorder]]:
-    with playwright.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright  # the chromium fixture checked it is there
+
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         context = browser.new_context(viewport={"width": 1300, "height": 3600})
         # anything not local is refused, and the recorder still sees it was asked for
@@ -178,7 +178,10 @@ def test_quickstart_notebook_plots_live_in_jupyterlab(page, lab, tmp_path: Path)
 
     whole = pg.evaluate(LINES, last)
     zoom(pg, last)
-    wait_until(lambda: resampled(pg, last), 20, "the zoomed range to be resampled")
+    try:
+        wait_until(lambda: resampled(pg, last), 20, "the zoomed range to be resampled")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: before {whole}, after {pg.evaluate(LINES, last)}") from None
     assert pg.evaluate(LINES, last)["hi"] - pg.evaluate(LINES, last)["lo"] < (
         whole["hi"] - whole["lo"])
 

@@ -9,7 +9,12 @@ BIN    := $(VENV)/bin
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test browser bench clean
+DEMO_PORT ?= 8080
+# Strict nbval (outputs compared) with a replay of the bundled capture for the live sections.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+         --openagi-capture data/sample_capture.jsonl.gz
+
+.PHONY: demo test browser notebooks bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +24,25 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[lab]'
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
-	$(BIN)/openagi-nb inspect data/sample_capture.jsonl.gz
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-lab
+
+# The replay server on the bundled capture (10x, looping) and JupyterLab on the notebooks,
+# the quickstart pointed at the server; Ctrl-C stops both.
+demo: $(VENV)/.installed-lab
+	@$(BIN)/openagi-nb serve data/sample_capture.jsonl.gz --port $(DEMO_PORT) --speed 10 --loop & \
+	server=$$!; trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	OPENAGI_NB_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
+	  notebooks/00_quickstart.ipynb
+
+# Re-execute the notebooks in place and store their outputs (after a change to their results).
+notebooks: $(VENV)/.installed-test
+	$(BIN)/python notebooks/run_all.py
 
 # The browser test drives JupyterLab in Debian's Chromium (never a downloaded browser build).
 browser:
@@ -41,9 +59,10 @@ test: $(VENV)/.installed-test browser
 	$(BIN)/ruff check openagi_nb tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
+	$(BIN)/pytest $(NBVAL) notebooks/
 
 bench: $(VENV)/.installed
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info bench-data

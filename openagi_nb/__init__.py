@@ -1,33 +1,49 @@
 """openagi-nb: a Jupyter toolkit for the event streams of an Open-A.G.I network.
 
-Importing the package is cheap: it starts nothing and does not import plotly, ipywidgets or
-aiohttp. The live plots and the dashboard are in :mod:`openagi_nb.widgets` (``oa.widgets``,
-imported on first use), the replay server in :mod:`openagi_nb.server`.
+Importing the package costs nothing and starts nothing: each public name is imported from its
+module the first time it is used (``oa.load_capture`` loads pandas; ``oa.widgets.live_metrics``
+loads plotly and ipywidgets). That also keeps the pytest plugin this package ships, which every
+pytest run of its users loads, free.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
 
-from . import analysis
-from .auth import fetch_token
-from .capture import Capture, load_capture
-from .client import EventStream, StreamStats
-from .exceptions import (
-    AuthenticationFailed,
-    CaptureError,
-    ConnectionFailed,
-    InvalidMessage,
-    OpenAGIError,
-    ServerConfigError,
-    StreamError,
-    StreamTimeout,
-)
-from .frames import LiveFrame
-from .schema import Channel, MessageType, Severity
+if TYPE_CHECKING:
+    from . import analysis, widgets
+    from .auth import fetch_token
+    from .capture import Capture, load_capture
+    from .client import EventStream, StreamStats
+    from .exceptions import (
+        AuthenticationFailed,
+        CaptureError,
+        ConnectionFailed,
+        InvalidMessage,
+        OpenAGIError,
+        ServerConfigError,
+        StreamError,
+        StreamTimeout,
+    )
+    from .frames import LiveFrame
+    from .schema import Channel, MessageType, Severity
 
 __version__ = "0.1.0"
+
+_EXCEPTIONS: Final = (
+    "AuthenticationFailed", "CaptureError", "ConnectionFailed", "InvalidMessage", "OpenAGIError",
+    "ServerConfigError", "StreamError", "StreamTimeout",
+)
+_HOMES: Final[dict[str, str]] = {
+    "Capture": ".capture", "load_capture": ".capture",
+    "EventStream": ".client", "StreamStats": ".client",
+    "LiveFrame": ".frames",
+    "fetch_token": ".auth",
+    "Channel": ".schema", "MessageType": ".schema", "Severity": ".schema",
+    **dict.fromkeys(_EXCEPTIONS, ".exceptions"),
+}
+_MODULES: Final = ("analysis", "widgets")
 
 __all__ = [
     "AuthenticationFailed",
@@ -53,7 +69,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name == "widgets":  # plotly and ipywidgets load only when a plot is asked for
-        return importlib.import_module(".widgets", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

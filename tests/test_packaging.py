@@ -20,8 +20,16 @@ def requirement(spec: str) -> tuple[str, str]:
     return name.lower().replace("_", "-"), version.replace(" ", "")
 
 
+def test_import_loads_nothing_heavy():
+    code = ("import sys, openagi_nb; "
+            "print(sorted(m for m in ('pandas', 'plotly', 'aiohttp') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]"]
+
+
 def test_all_is_sorted_and_every_name_exists():
     assert openagi_nb.__all__ == sorted(openagi_nb.__all__)
+    assert set(openagi_nb.__all__) == {*openagi_nb._HOMES, *openagi_nb._MODULES, "__version__"}
     for name in openagi_nb.__all__:
         assert hasattr(openagi_nb, name), name
 

@@ -34,16 +34,24 @@ NOTEBOOK = "notebooks/00_quickstart.ipynb"
 LAB_START_TIMEOUT = 60.0
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """The path of Debian's Chromium, or a skip (a failure in CI) saying how to get it."""
-    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
-        return str(CHROMIUM)
-    why = (f"{CHROMIUM} is missing: run `make test` as root (it runs apt-get install -y "
-           "chromium) or install Debian's chromium package")
+def unavailable(why: str) -> None:
+    """Skip, or fail when ``OPENAGI_NB_REQUIRE_BROWSER=1`` (CI: the test must run)."""
     if os.environ.get("OPENAGI_NB_REQUIRE_BROWSER") == "1":
         pytest.fail(f"OPENAGI_NB_REQUIRE_BROWSER=1 but {why}")
     pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's Chromium, or a skip (a failure in CI) saying how to get it."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright is not installed: pip install -e '.[test]'")
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        unavailable(f"{CHROMIUM} is missing: run `make test` as root (it runs apt-get install "
+                    "-y chromium) or install Debian's chromium package")
+    return str(CHROMIUM)
 
 
 def free_port() -> int:

@@ -30,6 +30,8 @@ MONITORING, SECURITY, CONSENSUS = (
     "01_monitoring_metrics.ipynb", "02_security_audit.ipynb", "03_consensus_review.ipynb",
 )
 OURS = (MONITORING, SECURITY, CONSENSUS)
+QUICKSTART = "00_quickstart.ipynb"
+EVERY = (QUICKSTART, *OURS)
 MAX_BYTES = 2_000_000
 PLOTLY = "application/vnd.plotly.v1+json"
 LIVE_VARIABLES = ("OPENAGI_NB_URL", "OPENAGI_NB_TOKEN")
@@ -56,7 +58,7 @@ def executed(other_capture: Path) -> Iterator[dict[str, nbformat.NotebookNode]]:
         env.setenv("OPENAGI_NB_CAPTURE", str(other_capture))
         for name in LIVE_VARIABLES:
             env.delenv(name, raising=False)
-        for name in OURS:
+        for name in EVERY:
             nb = nbformat.read(NOTEBOOKS / name, as_version=4)
             NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(NOTEBOOKS)}},
                            record_timing=False, store_widget_state=False).execute()
@@ -84,12 +86,23 @@ def everything(nb: nbformat.NotebookNode) -> str:
                                 for t in outputs(nb, m))])
 
 
-@pytest.mark.parametrize("name", OURS)
+@pytest.mark.parametrize("name", EVERY)
 def test_runs_clean_on_another_capture(executed, name):
     outs = [o for c in executed[name].cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outs if o.output_type == "error"]
     assert not [o.text for o in outs if o.output_type == "stream" and o.name == "stderr"]
-    assert "seed2024.jsonl.gz" in findings(executed[name])
+    if name != QUICKSTART:  # the quickstart replays the capture; it reports no findings
+        assert "seed2024.jsonl.gz" in findings(executed[name])
+
+
+def test_quickstart_streams_the_capture_it_is_given(executed, other):
+    """Without OPENAGI_NB_URL the quickstart replays OPENAGI_NB_CAPTURE in the kernel: its live
+    frames hold that capture's nodes, none of the bundled one's extra nodes."""
+    rows = "\n".join(outputs(executed[QUICKSTART], "text/html"))
+    nodes = set(other.frame("monitoring_events")["node_id"].dropna().unique())
+    shown = set(pd.Series(rows.split()).str.extract(r"(node_\d\d)")[0].dropna())
+    assert shown
+    assert shown <= nodes
 
 
 def test_monitoring_names_the_breaches_and_the_spikes(executed, other):
@@ -157,7 +170,7 @@ def test_nothing_of_the_bundled_capture_is_reported(executed, other_capture):
         assert not [w for w in foreign if w in shown], name
 
 
-@pytest.mark.parametrize("name", OURS)
+@pytest.mark.parametrize("name", EVERY)
 def test_committed_notebook_is_small_and_stores_no_widget_state(name):
     path = NOTEBOOKS / name
     nb = nbformat.read(path, as_version=4)
@@ -165,14 +178,15 @@ def test_committed_notebook_is_small_and_stores_no_widget_state(name):
     assert "widgets" not in nb.metadata
     mimes = {m for c in nb.cells if c.cell_type == "code" for o in c.outputs
              for m in o.get("data", {})}
-    assert PLOTLY in mimes
-    assert "application/vnd.jupyter.widget-view+json" not in mimes
+    if name != QUICKSTART:  # reports: static figures only; the quickstart's are live widgets
+        assert PLOTLY in mimes
+        assert "application/vnd.jupyter.widget-view+json" not in mimes
     html = "\n".join(outputs(nb, "text/html"))
     assert "plotly.js" not in html
     assert "Plotly.newPlot" not in html
 
 
-@pytest.mark.parametrize("name", OURS)
+@pytest.mark.parametrize("name", EVERY)
 def test_committed_notebook_starts_with_its_parameters_and_was_run_in_order(name):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -183,7 +197,7 @@ def test_committed_notebook_starts_with_its_parameters_and_was_run_in_order(name
 
 
 def test_only_live_cells_are_exempt_from_nbval():
-    for name in OURS:
+    for name in EVERY:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code" and "NBVAL_IGNORE_OUTPUT" in cell.source:
@@ -202,7 +216,7 @@ def test_findings_are_computed_not_typed():
                     r"\d+\.\d+\.\d+\.\d+").any(), name
 
 
-@pytest.mark.parametrize("name", OURS)
+@pytest.mark.parametrize("name", EVERY)
 def test_committed_notebook_shows_no_token(name):
     # every JWT starts with the base64 of '{"' ; the live sections ran with a real token
     assert "eyJ" not in (NOTEBOOKS / name).read_text(encoding="utf-8")

@@ -388,6 +388,7 @@ class StreamLoop:
             duplicates=self._resume.duplicates, ignored=c.ignored,
             callback_errors=c.callback_errors,
             last_error=scrub(self._last_error, self._token) if self._last_error else None,
+            recording=str(self._writer.path) if self._writer is not None else None,
         )
 
     def _lag(self) -> timedelta | None:

@@ -56,6 +56,7 @@ class StreamStats:
         ignored: messages of a ``type`` this version does not know (forward compatibility).
         callback_errors: exceptions raised by listeners.
         last_error: the newest connection or protocol problem, never with a token.
+        recording: the capture being written (``record_to``), None when not recording.
     """
 
     state: State
@@ -69,6 +70,7 @@ class StreamStats:
     ignored: int = 0
     callback_errors: int = 0
     last_error: str | None = None
+    recording: str | None = None
 
     @property
     def total(self) -> int:

@@ -69,7 +69,9 @@ def test_the_recording_loads_into_the_same_frames_as_the_live_stream(serve, capt
     path = tmp_path / "recorded.jsonl.gz"
     stream = stream_to(server, record_to=path).start()
     stream.wait_for(400, timeout=10)
+    assert stream.stats.recording == str(path)
     stream.stop()
+    assert stream.stats.recording is None
     recorded = load_capture(path)
     for channel in ALL:
         assert_frame_equal(recorded.frame(channel), stream.frame(channel))

@@ -60,7 +60,7 @@ def test_the_status_line_reads_live_with_the_counters(board, clock):
     text = board.status.value
     assert "data-state='live'" in text
     assert "200 events" in text
-    for part in ("events/s", "lag", "reconnects 0", "gaps 0", "rejects 0", "recording"):
+    for part in ("events/s", "lag", "reconnects 0", "gaps 0", "rejects 0", "recording off"):
         assert part in text
 
 
@@ -144,3 +144,11 @@ def test_newest_rows_are_newest_first_and_escaped():
 def test_the_dashboard_is_an_ipywidgets_box(board):
     assert isinstance(board, w.VBox)
     assert board.children[0] is board.status
+
+
+def test_the_status_line_names_the_capture_being_recorded():
+    from openagi_nb.client import State, StreamStats
+    from openagi_nb.widgets.status import status_html
+
+    text = status_html(StreamStats(state=State.LIVE, recording="/data/runs/today.jsonl.gz"))
+    assert "recording today.jsonl.gz" in text

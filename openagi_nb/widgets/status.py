@@ -4,6 +4,7 @@ as HTML fragments (pure functions of a stats snapshot and a frame)."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
@@ -23,10 +24,8 @@ def _lag(stats: Any) -> str:
 
 
 def _recording(stats: Any) -> str:
-    # StreamStats has no recording field yet (asked of the client's owner): say so, never guess
-    if not hasattr(stats, "recording"):
-        return "n/a"
-    return "off" if stats.recording is None else html.escape(str(stats.recording))
+    recording = getattr(stats, "recording", None)
+    return "off" if recording is None else html.escape(Path(recording).name)
 
 
 def status_html(stats: Any, *, paused: bool = False) -> str:

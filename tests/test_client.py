@@ -4,7 +4,6 @@ cuts, listeners, stats. Every test is bounded by counts and timeouts, never by w
 from __future__ import annotations
 
 import math
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -367,20 +366,6 @@ def test_a_url_websocket_client_cannot_use_fails_the_stream():
     with EventStream("http://127.0.0.1:9/api/v1/ws") as stream, pytest.raises(
             ConnectionFailed, match="invalid URL"):
         stream.wait_for(1, timeout=10)
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    return cert, key
 
 
 def test_wss_with_the_servers_certificate_streams(serve, capture, certificate):

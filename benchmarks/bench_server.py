@@ -182,7 +182,8 @@ class RawClient:
                 break
             last = (pos + head, pos + head + size)
             pos += head + size
-            if self.data or count or b'"seq":' in buf[last[0]:last[1]]:
+            # data frames start after the acks (which carry a "seq" too, but no "event")
+            if self.data or count or b'"event":' in buf[last[0]:last[1]]:
                 if not self.data and not count:  # the first data frame: where seq starts
                     self.first_seq = _seq(bytes(buf[last[0]:last[1]]))
                     self.first_at = time.perf_counter()

@@ -29,7 +29,7 @@ __all__ = [
 
 MIN_NODES: Final = 16
 """Enough nodes for every incident to have its own node and for a partition to cost quorum."""
-MIN_DURATION: Final = 600.0
+MIN_DURATION: Final = 1200.0
 """Enough time (seconds) for every incident to happen once, apart from the others."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -38,7 +38,7 @@ demo: $(VENV)/.installed-lab
 	@$(BIN)/openagi-nb serve data/sample_capture.jsonl.gz --port $(DEMO_PORT) --speed 10 --loop & \
 	server=$$!; trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
 	OPENAGI_NB_URL=http://127.0.0.1:$(DEMO_PORT) $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 \
-	  notebooks/00_quickstart.ipynb
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/00_quickstart.ipynb
 
 # Re-execute the notebooks in place and store their outputs (after a change to their results).
 notebooks: $(VENV)/.installed-test

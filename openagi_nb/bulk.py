@@ -78,7 +78,7 @@ _PARSE: Final = {
     c: pj.ParseOptions(explicit_schema=s, unexpected_field_behavior="infer")
     for c, s in _SCHEMAS.items()
 }
-_READ: Final = pj.ReadOptions(block_size=1 << 22, use_threads=True)
+_READ: Final = pj.ReadOptions(block_size=1 << 20, use_threads=True)
 # A line whose "type" comes first and names a data type; anything else makes the block doubtful.
 _LINE: Final = re.compile(
     rb'^(\{\s*"type"\s*:\s*"(network|consensus|security|monitoring)_event".*)$', re.MULTILINE

@@ -19,10 +19,13 @@ never contain a token.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 __all__ = [
     "AuthenticationFailed",
     "CaptureError",
     "ConnectionFailed",
+    "ErrorCode",
     "InvalidMessage",
     "OpenAGIError",
     "ServerConfigError",
@@ -40,6 +43,23 @@ def truncate(raw: str | bytes, limit: int = RAW_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+class ErrorCode(StrEnum):
+    """The ``code`` of an ``error`` reply, and of :class:`InvalidMessage`."""
+
+    BAD_JSON = "bad_json"
+    NOT_OBJECT = "not_object"
+    MISSING_TYPE = "missing_type"
+    UNKNOWN_TYPE = "unknown_type"
+    UNKNOWN_CHANNEL = "unknown_channel"
+    UNKNOWN_EVENT = "unknown_event"
+    BAD_FIELD = "bad_field"
+    TOO_LARGE = "too_large"
+    BINARY_FRAME = "binary_frame"
+    RATE_LIMITED = "rate_limited"
+    HISTORY_TRUNCATED = "history_truncated"
+    SLOW_CONSUMER = "slow_consumer"
+
+
 class OpenAGIError(Exception):
     """Root of every error openagi-nb raises on purpose."""
 
@@ -54,9 +74,7 @@ class InvalidMessage(OpenAGIError, ValueError):
         raw: the offending frame as text, truncated to 1 KB.
     """
 
-    def __init__(
-        self, reason: str, *, code: str = "invalid_message", raw: str | bytes = ""
-    ) -> None:
+    def __init__(self, reason: str, *, code: str = "bad_field", raw: str | bytes = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code

@@ -7,28 +7,18 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from openagi_nb import protocol, schema
+from openagi_nb import schema
 from openagi_nb.analysis import consensus
 
+from .events import Event, at, stamp
+from .events import frame as events_frame
+
 CON = "consensus_events"
-T0 = pd.Timestamp("2026-01-05T09:00:00Z")
 PHASES = ("pre_prepare", "prepare", "commit", "reply")
 
 
-def at(seconds: float) -> pd.Timestamp:
-    return T0 + pd.Timedelta(seconds=seconds)
-
-
-def stamp(seconds: float) -> str:
-    return protocol.format_timestamp(at(seconds).value)
-
-
-def frame(events: list[tuple[float, str, dict[str, Any]]]) -> pd.DataFrame:
-    rows = [
-        protocol.flatten(dict(protocol.data_message(CON, event, data, stamp(sec), seq)))[1]
-        for seq, (sec, event, data) in enumerate(events, 1)
-    ]
-    return schema.to_frame(CON, list(zip(*rows, strict=True))) if rows else schema.empty_frame(CON)
+def frame(events: list[Event]) -> pd.DataFrame:
+    return events_frame(CON, events)
 
 
 def submitted(sec: float, pid: str, parameter: str = "dropout", value: float = 0.1,

@@ -14,17 +14,7 @@ from openagi_nb.analysis import incidents
 from openagi_nb.schema import Channel
 from openagi_nb.server import scenario
 
-T0 = pd.Timestamp("2026-01-05T09:00:00Z")
-
-
-def frame(channel: str, events: list[tuple[float, str, dict[str, Any]]]) -> pd.DataFrame:
-    rows = [
-        protocol.flatten(dict(protocol.data_message(
-            channel, event, data, protocol.format_timestamp((T0 + pd.Timedelta(seconds=sec)).value),
-            seq)))[1]
-        for seq, (sec, event, data) in enumerate(events, 1)
-    ]
-    return schema.to_frame(channel, list(zip(*rows, strict=True)))
+from .events import T0, frame
 
 
 def metric(sec: float, value: float, node: str = "n1") -> tuple[float, str, dict[str, Any]]:

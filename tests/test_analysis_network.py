@@ -7,24 +7,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from openagi_nb import protocol, schema
+from openagi_nb import schema
 from openagi_nb.analysis import network
 
+from .events import Event, at
+from .events import frame as events_frame
+
 NET = "network_events"
-T0 = pd.Timestamp("2026-01-05T09:00:00Z")
 
 
-def at(seconds: float) -> pd.Timestamp:
-    return T0 + pd.Timedelta(seconds=seconds)
-
-
-def frame(events: list[tuple[float, str, dict[str, Any]]]) -> pd.DataFrame:
-    rows = [
-        protocol.flatten(dict(protocol.data_message(
-            NET, event, data, protocol.format_timestamp(at(sec).value), seq)))[1]
-        for seq, (sec, event, data) in enumerate(events, 1)
-    ]
-    return schema.to_frame(NET, list(zip(*rows, strict=True))) if rows else schema.empty_frame(NET)
+def frame(events: list[Event]) -> pd.DataFrame:
+    return events_frame(NET, events)
 
 
 def joined(sec: float, node: str) -> tuple[float, str, dict[str, Any]]:

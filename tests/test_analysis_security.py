@@ -11,22 +11,15 @@ import pytest
 from openagi_nb import protocol, schema
 from openagi_nb.analysis import AuditReport, security
 
+from .events import Event, at
+from .events import frame as events_frame
+
 SEC = "security_events"
-T0 = pd.Timestamp("2026-01-05T09:00:00Z")
 
 
-def at(seconds: float) -> pd.Timestamp:
-    return T0 + pd.Timedelta(seconds=seconds)
-
-
-def frame(events: list[tuple[float, str, dict[str, Any]]]) -> pd.DataFrame:
+def frame(events: list[Event]) -> pd.DataFrame:
     """A security frame from ``(seconds, event, data)``, through the real protocol."""
-    rows = [
-        protocol.flatten(dict(protocol.data_message(
-            SEC, event, data, protocol.format_timestamp(T0.value + round(sec * 1e9)), seq)))[1]
-        for seq, (sec, event, data) in enumerate(events, 1)
-    ]
-    return schema.to_frame(SEC, list(zip(*rows, strict=True))) if rows else schema.empty_frame(SEC)
+    return events_frame(SEC, events)
 
 
 def intrusion(sec: float, ip: str, attack: str = "sql_injection", severity: str = "high",

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -383,19 +382,13 @@ class StreamLoop:
         c = self.counters
         return StreamStats(
             state=self._state, received=dict(c.received), rejected=dict(c.rejected),
-            events_per_second=c.rate(time.monotonic()), lag=self._lag(),
+            events_per_second=c.rate(time.monotonic()), lag=self._resume.lag(time.time_ns()),
             reconnects=c.reconnects, gaps=len(self.gap_list()),
             duplicates=self._resume.duplicates, ignored=c.ignored,
             callback_errors=c.callback_errors,
             last_error=scrub(self._last_error, self._token) if self._last_error else None,
             recording=str(self._writer.path) if self._writer is not None else None,
         )
-
-    def _lag(self) -> timedelta | None:
-        newest = [ns for ns in self._resume.newest.values() if ns is not None]
-        if not newest:
-            return None
-        return timedelta(microseconds=(time.time_ns() - max(newest)) // 1000)
 
     def rejects_frame(self) -> pd.DataFrame:
         return self._rejects.frame()

@@ -118,3 +118,11 @@ def test_an_ack_does_not_move_a_channel_that_has_seen_events():
     resume.accept(M, 7, ns(0))
     resume.subscribed(M, 41)
     assert resume.since(M) == 7
+
+
+def test_lag_is_now_minus_the_newest_event_of_any_channel():
+    resume = Resume()
+    assert resume.lag(ns(10)) is None
+    resume.accept(M, 1, ns(2))
+    resume.accept(S, 2, ns(4))
+    assert resume.lag(ns(10)).total_seconds() == 6.0

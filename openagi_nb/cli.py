@@ -72,7 +72,8 @@ def _add_generate(sub: Any) -> None:
     p = sub.add_parser("generate", help="write a seeded scenario capture (deterministic per seed)")
     p.add_argument("-o", "--output", required=True, type=Path, help="capture path (.jsonl[.gz])")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--duration", type=parse_duration, default=3600.0, help="e.g. 1h, 10m (1h)")
+    p.add_argument("--duration", type=parse_duration, default=3600.0,
+                   help="e.g. 1h, 30m (default 1h, at least 20m)")
     p.add_argument("--nodes", type=int, default=25, help="number of nodes (default 25)")
     p.set_defaults(handler=_generate)
 

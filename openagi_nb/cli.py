@@ -23,17 +23,14 @@ Handler = Callable[[argparse.Namespace], int]
 
 def parse_duration(text: str) -> float:
     """Seconds in ``"90"``, ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"`` (for ``--duration``)."""
-    import pandas as pd
+    from .durations import positive
 
+    if text.replace(".", "", 1).isdigit():
+        text += "s"  # a plain number counts seconds
     try:
-        seconds = float(text) if text.replace(".", "", 1).isdigit() else (
-            pd.Timedelta(text).total_seconds()
-        )
+        return positive(text, "duration").total_seconds()
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid duration {text!r} (try 90s, 10m, 1h)") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"duration must be positive, got {text!r}")
-    return seconds
 
 
 @contextmanager

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .durations import positive
 from .schema import Channel, Column, Kind, columns
 
 __all__ = ["LiveFrame", "Window"]
@@ -165,13 +166,7 @@ def _window(window: Window) -> tuple[int | None, int | None]:
         if window < 1:
             raise ValueError(f"window must be at least 1 row, got {window}")
         return window, None
-    try:
-        span = pd.Timedelta(window)
-    except (ValueError, TypeError):
-        raise ValueError(f"invalid window {window!r}: expected rows or a time span") from None
-    if pd.isna(span) or span <= pd.Timedelta(0):
-        raise ValueError(f"window must be a positive time span, got {window!r}")
-    return None, int(span.value)
+    return None, int(positive(window, "window (rows or a time span)").value)
 
 
 class LiveFrame:

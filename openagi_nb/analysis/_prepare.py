@@ -9,7 +9,6 @@ NumPy arrays, so that each function is a few vectorised steps over arrays.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -22,7 +21,6 @@ SEVERITY: Final = pd.CategoricalDtype(list(SEVERITIES), ordered=True)
 NAT: Final = np.iinfo(np.int64).min
 """How ``NaT`` reads as an int64 nanosecond count."""
 
-Duration = str | timedelta | pd.Timedelta
 """A length of time as the user types it: ``"2min"``, ``timedelta(seconds=30)``..."""
 
 
@@ -45,25 +43,6 @@ def events(df: pd.DataFrame, names: Sequence[str], needed: Iterable[str], who: s
     narrow = df[["seq", *cols] if "seq" in df.columns else cols]
     mask = df["event"].isin(names).to_numpy(bool) & df["timestamp"].notna().to_numpy(bool)
     return narrow if mask.all() else narrow.loc[mask]
-
-
-def duration(value: Duration, name: str) -> pd.Timedelta:
-    """``value`` as a non-negative ``Timedelta``, or ``ValueError`` naming the argument."""
-    try:
-        result = pd.Timedelta(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: not a duration: {value!r}") from None
-    if pd.isna(result) or result < pd.Timedelta(0):
-        raise ValueError(f"{name}: expected a duration >= 0, got {value!r}")
-    return result
-
-
-def positive(value: Duration, name: str) -> pd.Timedelta:
-    """``value`` as a strictly positive ``Timedelta`` (a window length)."""
-    result = duration(value, name)
-    if result == pd.Timedelta(0):
-        raise ValueError(f"{name}: expected a duration > 0, got {value!r}")
-    return result
 
 
 def frequency(value: str, name: str = "freq") -> str:

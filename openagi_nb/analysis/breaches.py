@@ -16,17 +16,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from ._prepare import (
-    Duration,
-    duration,
-    events,
-    floats,
-    group_codes,
-    nanoseconds,
-    order_key,
-    series_order,
-    stamps,
-)
+from ..durations import Duration, duration
+from ._prepare import events, floats, group_codes, nanoseconds, order_key, series_order, stamps
 
 __all__ = ["breaches", "metric_samples"]
 

@@ -15,8 +15,9 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from ..durations import Duration, duration
 from ..schema import PHASES
-from ._prepare import Duration, duration, events, nanoseconds, order_key
+from ._prepare import events, nanoseconds, order_key
 
 __all__ = [
     "parameter_history",

@@ -13,8 +13,9 @@ from typing import Any, Final, Protocol
 
 import pandas as pd
 
+from ..durations import Duration
 from ..schema import Channel, empty_frame
-from ._prepare import UTC_NS, Duration
+from ._prepare import UTC_NS
 from .breaches import Clear, breaches
 from .consensus import proposals, view_changes
 from .network import membership, partitions

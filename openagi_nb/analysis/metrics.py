@@ -13,14 +13,13 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..durations import Duration, positive
 from ._prepare import (
-    Duration,
     floats,
     frequency,
     group_codes,
     nanoseconds,
     order_key,
-    positive,
     series_order,
     small_ints,
     stamps,

@@ -14,15 +14,14 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..durations import Duration, positive
 from ._prepare import (
     NAT,
     SEVERITY,
-    Duration,
     events,
     frequency,
     nanoseconds,
     order_key,
-    positive,
     require,
     severity,
     stamps,

@@ -15,6 +15,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ..durations import positive
+
 __all__ = ["as_ns", "bin_width", "ms", "parse_when", "span"]
 
 NAT: Final = int(np.iinfo(np.int64).min)
@@ -62,15 +64,7 @@ def span(window: str | timedelta | pd.Timedelta | None, name: str = "window") ->
     Raises:
         ValueError: not a positive duration.
     """
-    if window is None:
-        return None
-    try:
-        length = pd.Timedelta(window)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: not a duration: {window!r}") from None
-    if pd.isna(length) or length <= pd.Timedelta(0):
-        raise ValueError(f"{name}: expected a duration > 0, got {window!r}")
-    return int(length.value)
+    return None if window is None else int(positive(window, name).value)
 
 
 def bin_width(ns: int, bins: int = 60) -> str:

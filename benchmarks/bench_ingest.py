@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _launch import launch
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret-" + "i" * 32
@@ -55,15 +56,8 @@ def rss() -> int:
 
 
 def start_server(capture: str) -> tuple[subprocess.Popen[str], str]:
-    argv = [sys.executable, "-m", "openagi_nb.cli", "serve", capture, "--port", "0",
-            "--speed", "max", "--wait-for", "1", "--secret", SECRET]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    return process, match.group(0)
+    return launch([sys.executable, "-m", "openagi_nb.cli", "serve", capture, "--port", "0",
+                   "--speed", "max", "--wait-for", "1", "--secret", SECRET])
 
 
 def run_client(kind: str, capture: str, expected: int, timeout: float) -> dict[str, Any]:

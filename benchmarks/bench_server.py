@@ -22,7 +22,6 @@ import asyncio
 import base64
 import multiprocessing as mp
 import os
-import re
 import selectors
 import socket
 import subprocess
@@ -32,6 +31,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+from _launch import launch
 
 from openagi_nb.auth import issue_token
 
@@ -52,13 +52,7 @@ def start_server(kind: str, capture: str, wait_for: int, extra: list[str] | None
                 *(extra or [])]
     else:
         argv = [sys.executable, __file__, "--naive-server", capture, "--wait-for", str(wait_for)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-    if not match:
-        process.kill()
-        raise SystemExit(f"{kind} server did not start: {line!r}")
-    return process, match.group(0)
+    return launch(argv, f"{kind} server")
 
 
 def naive_server(capture: str, wait_for: int) -> None:

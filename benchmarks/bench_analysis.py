@@ -1,6 +1,6 @@
 """Every analysis function on large frames, against naive baselines in the same run.
 
-Frames are built column-wise with NumPy straight into the declared schema (``schema.to_frame``),
+Frames are built column-wise with NumPy straight into the declared schema (``model.to_frame``),
 not by parsing a million JSON messages: what is measured is the analysis. Sizes:
 
 - 1,000,000 monitoring rows: 25 nodes x 8 metrics, a sample every 10 s, values crossing their
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openagi_nb import analysis, schema
+from openagi_nb import analysis, model
 
 T0 = pd.Timestamp("2026-01-05T09:00:00Z").value
 S = 1_000_000_000
@@ -44,8 +44,8 @@ TARGET_S = 2.0
 def frame(channel: str, columns: dict[str, Any]) -> pd.DataFrame:
     """A frame of ``channel`` from the given columns; the others all missing."""
     n = len(next(iter(columns.values())))
-    data = [columns.get(c.name, np.full(n, None, dtype=object)) for c in schema.columns(channel)]
-    return schema.to_frame(channel, data)
+    data = [columns.get(c.name, np.full(n, None, dtype=object)) for c in model.columns(channel)]
+    return model.to_frame(channel, data)
 
 
 def monitoring(rows: int, seed: int = 1) -> pd.DataFrame:

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from openagi_nb import load_capture
+from openagi_nb import load_capture, scenario
 from openagi_nb.capture import convert, iter_lines
-from openagi_nb.server import scenario
 
 DATA = Path(__file__).resolve().parents[1] / "bench-data"
 NODES = 50

@@ -14,7 +14,7 @@ median reported):
 
 Then, in another process: a 1M-row monitoring ``LiveFrame`` filled from the capture's rows, its
 RSS per buffered event, and ``snapshot()`` time against building the same frame the way
-``Capture`` does (``schema.to_frame`` from column lists).
+``Capture`` does (``model.to_frame`` from column lists).
 
 Targets (issue 4): eventstream >= 0.6x raw and >= 10x naive events/s; < 200 bytes RSS per
 buffered monitoring event; a 1M-row snapshot < 100 ms. The machine has 2 cores shared by the
@@ -134,7 +134,7 @@ def naive_client(url: str, token: str, expected: int, timeout: float) -> dict[st
 
 
 def eventstream_client(url: str, token: str, expected: int, timeout: float) -> dict[str, Any]:
-    from openagi_nb.client import EventStream
+    from openagi_nb.stream import EventStream
 
     stream = EventStream(url, token=token)  # window=1_000_000 rows per channel
     before = rss()
@@ -172,11 +172,11 @@ def _last_event(stream: Any) -> float:
 
 
 def snapshot_bench(capture: str, rows: int) -> dict[str, Any]:
-    from openagi_nb import protocol, schema
+    from openagi_nb import model
     from openagi_nb.capture import iter_lines
-    from openagi_nb.frames import LiveFrame
+    from openagi_nb.stream import LiveFrame
 
-    source = [r for c, r in (protocol.flatten(protocol.decode(line)) for _, line in
+    source = [r for c, r in (model.flatten(model.decode(line)) for _, line in
                              iter_lines(capture)) if c == "monitoring_events"]
     span = source[-1][1] - source[0][1] + 1_000_000
     before = rss()
@@ -205,7 +205,7 @@ def snapshot_bench(capture: str, rows: int) -> dict[str, Any]:
     stored = sum(d.nbytes for d in frame._data)
     cols = list(zip(*(source * (rows // len(source) + 1))[:rows], strict=True))
     start = time.perf_counter()
-    schema.to_frame("monitoring_events", cols)
+    model.to_frame("monitoring_events", cols)
     baseline = time.perf_counter() - start
     return {"rows": len(frame), "rss_per_row": (filled - before) / rows,
             "column_bytes_per_row": stored / rows, "first_ms": times[0] * 1e3,
@@ -218,7 +218,7 @@ def snapshot_bench(capture: str, rows: int) -> dict[str, Any]:
 
 
 def make_capture(directory: str) -> tuple[str, int]:
-    from openagi_nb.server import scenario
+    from openagi_nb import scenario
 
     path = str(Path(directory) / "ingest_capture.jsonl")
     result = scenario.write(path, seed=7, duration=4.3 * 3600)
@@ -244,7 +244,7 @@ def report(results: dict[str, dict[str, Any]], snap: dict[str, Any]) -> None:
           f"row ({snap['column_bytes_per_row']:.0f} B of columns; target < 200)")
     print(f"snapshot(): first {snap['first_ms']:.0f} ms, median of 5 {snap['median_ms']:.0f} ms "
           f"wall, {snap['cpu_ms']:.0f} ms CPU (target < 100; load average {snap['load']:.1f} on "
-          f"{os.cpu_count()} CPUs); schema.to_frame from column lists (the capture's way): "
+          f"{os.cpu_count()} CPUs); model.to_frame from column lists (the capture's way): "
           f"{snap['to_frame_ms']:.0f} ms = {snap['to_frame_ms'] / snap['median_ms']:.1f}x slower")
     print(f"the lock is held {snap['lock_ms']:.0f} ms of it (the copy of the live slots); "
           f"appends wait that long at most")

@@ -32,8 +32,8 @@ import numpy as np
 import plotly.graph_objects as go
 from comm.base_comm import BaseComm
 
-from openagi_nb.frames import LiveFrame
-from openagi_nb.schema import columns
+from openagi_nb.model import columns
+from openagi_nb.stream import LiveFrame
 from openagi_nb.widgets.downsample import minmax
 from openagi_nb.widgets.live import LiveFigure, live_metrics
 

@@ -59,7 +59,7 @@ def naive_server(capture: str, wait_for: int) -> None:
     """The baseline: same messages (encoded once), one ``send_str`` per message per client."""
     from aiohttp import web
 
-    from openagi_nb.server.replay import SecondsFormatter, load_replay
+    from openagi_nb.server._replay import SecondsFormatter, load_replay
 
     replay = load_replay(capture)
     clients: list[web.WebSocketResponse] = []

@@ -30,7 +30,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from openagi_nb.pytest_plugin import DEFAULT_SPEED, ReplayEnvironment
-from openagi_nb.server.options import parse_speed
+from openagi_nb.server import parse_speed
 
 HERE: Final = Path(__file__).resolve().parent
 SAMPLE: Final = HERE.parent / "data" / "sample_capture.jsonl.gz"

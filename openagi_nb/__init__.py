@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from . import analysis, widgets
     from .auth import fetch_token
     from .capture import Capture, load_capture
-    from .client import EventStream, StreamStats
     from .exceptions import (
         AuthenticationFailed,
         CaptureError,
@@ -26,8 +25,8 @@ if TYPE_CHECKING:
         StreamError,
         StreamTimeout,
     )
-    from .frames import LiveFrame
-    from .schema import Channel, MessageType, Severity
+    from .model import Channel, MessageType, Severity
+    from .stream import EventStream, Gap, LiveFrame, State, StreamStats
 
 __version__ = "0.1.0"
 
@@ -37,10 +36,10 @@ _EXCEPTIONS: Final = (
 )
 _HOMES: Final[dict[str, str]] = {
     "Capture": ".capture", "load_capture": ".capture",
-    "EventStream": ".client", "StreamStats": ".client",
-    "LiveFrame": ".frames",
+    "EventStream": ".stream", "Gap": ".stream", "LiveFrame": ".stream", "State": ".stream",
+    "StreamStats": ".stream",
     "fetch_token": ".auth",
-    "Channel": ".schema", "MessageType": ".schema", "Severity": ".schema",
+    "Channel": ".model", "MessageType": ".model", "Severity": ".model",
     **dict.fromkeys(_EXCEPTIONS, ".exceptions"),
 }
 _MODULES: Final = ("analysis", "widgets")
@@ -52,12 +51,14 @@ __all__ = [
     "Channel",
     "ConnectionFailed",
     "EventStream",
+    "Gap",
     "InvalidMessage",
     "LiveFrame",
     "MessageType",
     "OpenAGIError",
     "ServerConfigError",
     "Severity",
+    "State",
     "StreamError",
     "StreamStats",
     "StreamTimeout",

@@ -52,7 +52,7 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .server import scenario
+    from . import scenario
 
     with _progress(None, "msg", "generating") as update:
         result = scenario.write(
@@ -140,8 +140,8 @@ def _add_convert(sub: Any) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from .server.app import serve
-    from .server.options import from_arguments
+    from .server import serve
+    from .server._options import from_arguments
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     return serve(from_arguments(args), on_ready=lambda url: print(
@@ -150,7 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: Any) -> None:
-    from .server.options import add_arguments
+    from .server._options import add_arguments
 
     p = sub.add_parser("serve", help="replay a capture as the Open-A.G.I WebSocket API")
     add_arguments(p)
@@ -185,8 +185,8 @@ def _record(args: argparse.Namespace) -> int:
     import os
     import time
 
-    from .client_record import record
-    from .schema import CHANNELS
+    from .model import CHANNELS
+    from .stream import record
 
     tty, shown = sys.stderr.isatty(), [0.0]
     start, end = ("\r", "") if tty else ("", "\n")
@@ -211,7 +211,7 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _add_record(sub: Any) -> None:
-    from .schema import CHANNELS
+    from .model import CHANNELS
 
     p = sub.add_parser("record", help="record a live stream to a capture, as received")
     p.add_argument("url", help="the WebSocket API, e.g. ws://127.0.0.1:8080/api/v1/ws")

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 if TYPE_CHECKING:  # the package is imported only when the plugin is asked to do something
-    from .server.background import BackgroundServer
+    from .server import BackgroundServer
 
 __all__ = [
     "DEFAULT_SPEED",
@@ -75,7 +75,7 @@ class ReplayEnvironment:
     """
 
     def __init__(self, capture: str | os.PathLike[str], speed: float = DEFAULT_SPEED) -> None:
-        from .server.options import ServeOptions
+        from .server import ServeOptions
 
         self.capture = Path(capture).resolve()
         self.options = ServeOptions(str(self.capture), host="127.0.0.1", port=0, speed=speed,
@@ -109,7 +109,7 @@ class ReplayEnvironment:
             CaptureError: the capture cannot be read.
             ServerConfigError: the server cannot listen.
         """
-        from .server.background import BackgroundServer
+        from .server import BackgroundServer
 
         if self.server is not None:
             return self
@@ -194,7 +194,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _speed(text: str) -> float:
     """argparse ``type=`` for ``--openagi-speed`` (called only when the option is given)."""
-    from .server.options import parse_speed
+    from .server import parse_speed
 
     return parse_speed(text)
 

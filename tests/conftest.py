@@ -27,9 +27,8 @@ import pytest
 import websocket
 
 from openagi_nb.capture import CaptureWriter
-from openagi_nb.protocol import data_message, encode, format_timestamp
-from openagi_nb.server.background import BackgroundServer
-from openagi_nb.server.options import ServeOptions
+from openagi_nb.model import data_message, encode, format_timestamp
+from openagi_nb.server import BackgroundServer, ServeOptions
 
 from .tcp_proxy import CuttingProxy
 

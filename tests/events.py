@@ -1,6 +1,6 @@
 """Hand-built channel frames for the analysis tests, made through the real protocol.
 
-Each event goes through ``protocol.data_message`` and ``protocol.flatten`` like a message off the
+Each event goes through ``model.data_message`` and ``model.flatten`` like a message off the
 wire, so a test frame has exactly the declared schema; ``seq`` is the event's position.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from openagi_nb import protocol, schema
+from openagi_nb import model
 
 T0 = pd.Timestamp("2026-01-05T09:00:00Z")
 Event = tuple[float, str, dict[str, Any]]
@@ -22,15 +22,15 @@ def at(seconds: float) -> pd.Timestamp:
 
 
 def stamp(seconds: float) -> str:
-    return protocol.format_timestamp(at(seconds).value)
+    return model.format_timestamp(at(seconds).value)
 
 
 def frame(channel: str, events: list[Event]) -> pd.DataFrame:
     """``channel``'s frame holding ``events`` in order."""
     rows = [
-        protocol.flatten(dict(protocol.data_message(channel, event, data, stamp(sec), seq)))[1]
+        model.flatten(dict(model.data_message(channel, event, data, stamp(sec), seq)))[1]
         for seq, (sec, event, data) in enumerate(events, 1)
     ]
     if not rows:
-        return schema.empty_frame(channel)
-    return schema.to_frame(channel, list(zip(*rows, strict=True)))
+        return model.empty_frame(channel)
+    return model.to_frame(channel, list(zip(*rows, strict=True)))

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from openagi_nb import schema
+from openagi_nb import model
 from openagi_nb.analysis import consensus
 
 from .events import Event, at, stamp
@@ -115,7 +115,7 @@ def test_proposals_as_of_moves_the_judgement():
 def test_proposals_ordered_by_first_event_and_empty():
     out = consensus.proposals(frame(lifecycle("b", 0) + lifecycle("a", 10)))
     assert list(out["proposal_id"]) == ["b", "a"]
-    empty = consensus.proposals(schema.empty_frame(CON))
+    empty = consensus.proposals(model.empty_frame(CON))
     assert empty.empty
     assert list(empty.columns) == list(out.columns)
     assert empty["status"].dtype == out["status"].dtype
@@ -123,7 +123,7 @@ def test_proposals_ordered_by_first_event_and_empty():
 
 def test_proposals_bad_stuck_after():
     with pytest.raises(ValueError, match="stuck_after"):
-        consensus.proposals(schema.empty_frame(CON), stuck_after="a while")
+        consensus.proposals(model.empty_frame(CON), stuck_after="a while")
 
 
 # --- view changes, history, latencies, quorum -------------------------------------------
@@ -172,7 +172,7 @@ def test_phase_latencies_per_step_skips_missing_phases():
 
 
 def test_phase_latencies_of_nothing_are_nat():
-    out = consensus.phase_latencies(schema.empty_frame(CON))
+    out = consensus.phase_latencies(model.empty_frame(CON))
     assert (out["count"] == 0).all()
     assert out["mean"].isna().all()
 

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 
 import openagi_nb.analysis as analysis
-from openagi_nb import protocol, schema
+from openagi_nb import model, scenario
 from openagi_nb.analysis import incidents
-from openagi_nb.schema import Channel
-from openagi_nb.server import scenario
+from openagi_nb.model import Channel
 
 from .events import T0, frame
 
@@ -48,7 +47,7 @@ class Frames:
         self.frames = frames
 
     def frame(self, channel: str) -> pd.DataFrame:
-        return self.frames.get(channel, schema.empty_frame(channel))
+        return self.frames.get(channel, model.empty_frame(channel))
 
 
 def test_incidents_columns_and_dtypes_when_nothing_happened():
@@ -122,9 +121,9 @@ def generated() -> dict[str, pd.DataFrame]:
     made = scenario.generate(seed=3, duration=1200.0, nodes=16)
     rows: dict[str, list[Any]] = {c.value: [] for c in Channel}
     for message in made.messages:
-        channel, row = protocol.flatten(dict(message))
+        channel, row = model.flatten(dict(message))
         rows[channel.value].append(row)
-    return {c: schema.to_frame(c, list(zip(*r, strict=True))) for c, r in rows.items()}
+    return {c: model.to_frame(c, list(zip(*r, strict=True))) for c, r in rows.items()}
 
 
 @pytest.mark.parametrize(("channel", "name"), [
@@ -136,7 +135,7 @@ def test_functions_leave_their_input_unchanged_and_accept_one_row(generated, cha
     getattr(analysis, name)(df)
     pd.testing.assert_frame_equal(df, before)
     getattr(analysis, name)(df.iloc[:1])
-    getattr(analysis, name)(schema.empty_frame(channel))
+    getattr(analysis, name)(model.empty_frame(channel))
 
 
 def test_incidents_leave_a_capture_unchanged(generated):

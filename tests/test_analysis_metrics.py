@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openagi_nb import protocol, schema
+from openagi_nb import model
 from openagi_nb.analysis import metrics
 
 MON = "monitoring_events"
@@ -29,12 +29,12 @@ def frame(rows: list[tuple[Any, ...]], event: str = "metric_update") -> pd.DataF
     flat = []
     for seq, (sec, node, metric, value, threshold) in enumerate(rows, 1):
         data = {"node_id": node, "metric": metric, "value": value, "threshold": threshold}
-        stamp = protocol.format_timestamp(T0.value + round(sec * 1e9))
-        message = protocol.data_message(MON, event, data, stamp, seq)
-        flat.append(protocol.flatten(dict(message))[1])
+        stamp = model.format_timestamp(T0.value + round(sec * 1e9))
+        message = model.data_message(MON, event, data, stamp, seq)
+        flat.append(model.flatten(dict(message))[1])
     if not flat:
-        return schema.empty_frame(MON)
-    return schema.to_frame(MON, list(zip(*flat, strict=True)))
+        return model.empty_frame(MON)
+    return model.to_frame(MON, list(zip(*flat, strict=True)))
 
 
 def series(values: list[float | None], *, node: str = "n1", metric: str = "cpu",
@@ -127,12 +127,12 @@ def test_breaches_run_still_pending_at_end_of_data_is_not_reported():
 
 def test_breaches_for_longer_than_the_data_finds_nothing_with_the_declared_columns():
     out = metrics.breaches(frame(series([95] * 10)), for_="1h")
-    assert list(out.columns) == list(metrics.breaches(schema.empty_frame(MON)).columns)
+    assert list(out.columns) == list(metrics.breaches(model.empty_frame(MON)).columns)
     assert out.empty
 
 
 def test_breaches_empty_frame_has_documented_columns_and_dtypes():
-    out = metrics.breaches(schema.empty_frame(MON))
+    out = metrics.breaches(model.empty_frame(MON))
     assert list(out.columns) == [
         "node_id", "metric", "start", "end", "duration", "peak", "threshold", "ongoing",
     ]
@@ -222,7 +222,7 @@ def test_breaches_bad_for_raises(bad):
 
 def test_breaches_frame_of_another_channel_raises():
     with pytest.raises(ValueError, match="breaches: frame has no column 'node_id'"):
-        metrics.breaches(schema.empty_frame("consensus_events"))
+        metrics.breaches(model.empty_frame("consensus_events"))
 
 
 def naive_breaches(rows, for_s, clear):
@@ -320,7 +320,7 @@ def test_summary_unsorted_equals_sorted():
 
 
 def test_summary_empty():
-    out = metrics.summary(schema.empty_frame(MON))
+    out = metrics.summary(model.empty_frame(MON))
     assert out.empty
     assert out["count"].dtype == np.int64
 
@@ -344,7 +344,7 @@ def test_resample_other_aggregation():
 
 
 def test_resample_empty_and_bad_frequency():
-    assert metrics.resample(schema.empty_frame(MON)).empty
+    assert metrics.resample(model.empty_frame(MON)).empty
     with pytest.raises(ValueError, match="freq"):
         metrics.resample(frame(series([1])), "often")
 
@@ -390,7 +390,7 @@ def test_anomalies_need_min_samples_in_the_window():
 
 
 def test_anomalies_empty_and_bad_arguments():
-    assert metrics.anomalies(schema.empty_frame(MON)).empty
+    assert metrics.anomalies(model.empty_frame(MON)).empty
     with pytest.raises(ValueError, match="window"):
         metrics.anomalies(frame(series([1])), window="0s")
     with pytest.raises(ValueError, match="z"):

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from openagi_nb import schema
+from openagi_nb import model
 from openagi_nb.analysis import network
 
 from .events import Event, at
@@ -72,7 +72,7 @@ def test_membership_unsorted_input_and_other_events_ignored():
 
 
 def test_membership_empty_has_columns():
-    out = network.membership(schema.empty_frame(NET))
+    out = network.membership(model.empty_frame(NET))
     assert out.empty
     assert list(out.columns) == ["timestamp", "node_id", "change", "reason", "active_nodes"]
 
@@ -94,7 +94,7 @@ def test_churn_initial_nodes():
 
 
 def test_churn_empty():
-    assert network.churn(schema.empty_frame(NET)).empty
+    assert network.churn(model.empty_frame(NET)).empty
 
 
 # --- partitions ---------------------------------------------------------------------------
@@ -116,11 +116,11 @@ def test_partitions_one_row_per_partition_over_reports():
 
 
 def test_partitions_empty():
-    out = network.partitions(schema.empty_frame(NET))
+    out = network.partitions(model.empty_frame(NET))
     assert out.empty
-    assert out["nodes"].dtype == schema.dtypes(NET)["nodes"]
+    assert out["nodes"].dtype == model.dtypes(NET)["nodes"]
 
 
 def test_churn_bad_frequency_raises():
     with pytest.raises(ValueError, match="freq"):
-        network.churn(schema.empty_frame(NET), "sometimes")
+        network.churn(model.empty_frame(NET), "sometimes")

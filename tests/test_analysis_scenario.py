@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from openagi_nb import protocol, schema
+from openagi_nb import model, scenario
 from openagi_nb.analysis import (
     breaches,
     bursts,
@@ -28,9 +28,8 @@ from openagi_nb.analysis import (
     view_changes,
 )
 from openagi_nb.capture import Capture, load_capture
-from openagi_nb.frames import LiveFrame
-from openagi_nb.schema import Channel
-from openagi_nb.server import scenario
+from openagi_nb.model import Channel
+from openagi_nb.stream import LiveFrame
 
 BUNDLED = Path(__file__).resolve().parents[1] / "data" / "sample_capture.jsonl.gz"
 BUNDLED_SEED = 7
@@ -54,13 +53,13 @@ class Case:
         return [i for i in self.truth if i.kind == kind]
 
 
-def frames_of(messages: list[protocol.DataMessage]) -> dict[str, pd.DataFrame]:
+def frames_of(messages: list[model.DataMessage]) -> dict[str, pd.DataFrame]:
     """Per-channel frames, keyed by channel name, as a live stream would build them."""
-    rows: dict[Channel, list[protocol.Row]] = {c: [] for c in Channel}
+    rows: dict[Channel, list[model.Row]] = {c: [] for c in Channel}
     for message in messages:
-        channel, row = protocol.flatten(dict(message))
+        channel, row = model.flatten(dict(message))
         rows[channel].append(row)
-    return {c.value: schema.to_frame(c, list(zip(*r, strict=True))) for c, r in rows.items()}
+    return {c.value: model.to_frame(c, list(zip(*r, strict=True))) for c, r in rows.items()}
 
 
 def bundled() -> Case:
@@ -218,10 +217,10 @@ def test_incidents_table_holds_each_finding_once(case):
 class LiveFrames:
     """What the live EventStream reads from: one LiveFrame per channel, fed row by row."""
 
-    def __init__(self, messages: list[protocol.DataMessage]) -> None:
+    def __init__(self, messages: list[model.DataMessage]) -> None:
         self.frames = {c: LiveFrame(c) for c in Channel}
         for message in messages:
-            channel, row = protocol.flatten(dict(message))
+            channel, row = model.flatten(dict(message))
             self.frames[channel].append(row)
 
     def frame(self, channel: str) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from openagi_nb import protocol, schema
+from openagi_nb import model
 from openagi_nb.analysis import AuditReport, security
 
 from .events import Event, at
@@ -43,7 +43,7 @@ def suspicious(sec: float, ip: str, severity: str = "medium") -> tuple[float, st
 
 def cert(sec: float, node: str, expired: float, severity: str = "high"
          ) -> tuple[float, str, dict[str, Any]]:
-    stamp = protocol.format_timestamp(at(expired).value)
+    stamp = model.format_timestamp(at(expired).value)
     return sec, "certificate_expired", {"node_id": node, "expired_at": stamp, "severity": severity}
 
 
@@ -87,7 +87,7 @@ def test_top_sources_max_severity_is_ordered():
 
 
 def test_top_sources_empty_and_rows_without_source():
-    assert security.top_sources(schema.empty_frame(SEC)).empty
+    assert security.top_sources(model.empty_frame(SEC)).empty
     only_cert = frame([cert(0, "n1", -60)])
     assert security.top_sources(only_cert).empty
 
@@ -124,7 +124,7 @@ def test_unblocked_sorted_by_time_and_columns():
 
 def test_unblocked_unknown_severity_raises():
     with pytest.raises(ValueError, match="unknown severity 'severe'"):
-        security.unblocked(schema.empty_frame(SEC), "severe")
+        security.unblocked(model.empty_frame(SEC), "severe")
 
 
 # --- bursts -------------------------------------------------------------------------------
@@ -172,11 +172,11 @@ def test_bursts_window_just_under_threshold_is_not_hot():
 
 
 def test_bursts_empty_and_bad_arguments():
-    assert security.bursts(schema.empty_frame(SEC)).empty
+    assert security.bursts(model.empty_frame(SEC)).empty
     with pytest.raises(ValueError, match="min_events"):
-        security.bursts(schema.empty_frame(SEC), min_events=0)
+        security.bursts(model.empty_frame(SEC), min_events=0)
     with pytest.raises(ValueError, match="window"):
-        security.bursts(schema.empty_frame(SEC), window="nope")
+        security.bursts(model.empty_frame(SEC), window="nope")
 
 
 # --- timeline -----------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_timeline_counts_by_type_and_severity_per_bin():
 
 
 def test_timeline_empty():
-    assert security.timeline(schema.empty_frame(SEC)).empty
+    assert security.timeline(model.empty_frame(SEC)).empty
 
 
 # --- certificates -------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def test_audit_truncates_long_tables():
 
 
 def test_audit_of_an_empty_frame_renders():
-    report = security.audit(schema.empty_frame(SEC))
+    report = security.audit(model.empty_frame(SEC))
     assert report.start is None
     assert "- Events: 0, from - to -" in report.to_markdown()
     assert "<h1>Security audit</h1>" in report.to_html()
@@ -278,6 +278,6 @@ def test_audit_of_an_empty_frame_renders():
 
 def test_bad_frequency_and_count_raise():
     with pytest.raises(ValueError, match="freq: not a pandas frequency: 'often'"):
-        security.timeline(schema.empty_frame(SEC), "often")
+        security.timeline(model.empty_frame(SEC), "often")
     with pytest.raises(ValueError, match="n: expected a count"):
-        security.top_sources(schema.empty_frame(SEC), -1)
+        security.top_sources(model.empty_frame(SEC), -1)

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
-from openagi_nb import bulk, schema
-from openagi_nb.capture import _decode_lines
-from openagi_nb.schema import Channel
+from openagi_nb import model
+from openagi_nb.capture import _bulk as bulk
+from openagi_nb.capture._capture import _decode_lines
+from openagi_nb.model import Channel
 
 from .test_capture import MESSAGES
 from .test_protocol import data_messages, json_values
@@ -34,7 +35,7 @@ def assert_same_as_per_line(block: bytes) -> bool:
     assert control == 0
     for channel in Channel:
         fast = bulk.to_frame([tables[channel]], channel)
-        assert dict(fast.dtypes) == schema.dtypes(channel)
+        assert dict(fast.dtypes) == model.dtypes(channel)
         assert_frame_equal(fast, frames[channel])
     return True
 
@@ -99,7 +100,7 @@ def test_mangled_messages_never_make_the_two_ways_differ(lines):
 
 
 def test_a_capture_of_fast_and_declined_blocks_loads_in_file_order(tmp_path, monkeypatch):
-    from openagi_nb import capture
+    from openagi_nb.capture import _capture as capture
 
     lines = [orjson.dumps(m) for m in MESSAGES] * 5
     lines.insert(7, b"{broken")

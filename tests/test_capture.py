@@ -12,35 +12,35 @@ import pyarrow.dataset as ds
 import pytest
 from pandas.testing import assert_frame_equal
 
-from openagi_nb import CaptureError, InvalidMessage, load_capture, protocol, schema
+from openagi_nb import CaptureError, InvalidMessage, load_capture, model
 from openagi_nb.capture import CaptureWriter, convert, iter_lines
 
 T0 = 1_767_600_000_000_000_000
 
 
 def stamp(seconds: float) -> str:
-    return protocol.format_timestamp(T0 + int(seconds * 1e9))
+    return model.format_timestamp(T0 + int(seconds * 1e9))
 
 
 MESSAGES = [
-    protocol.data_message("network_events", "node_joined",
+    model.data_message("network_events", "node_joined",
                           {"node_id": "node_01", "address": "node01.onion",
                            "timestamp": stamp(0)}, stamp(0), 1),
-    protocol.data_message("monitoring_events", "metric_update",
+    model.data_message("monitoring_events", "metric_update",
                           {"node_id": "node_01", "metric": "cpu_usage", "value": 91.5,
                            "threshold": 80.0, "status": "critical", "unit": "%"}, stamp(2), 2),
-    protocol.data_message("security_events", "intrusion_detected",
+    model.data_message("security_events", "intrusion_detected",
                           {"attack_type": "ddos", "source_ip": "203.0.113.9", "blocked": False,
                            "severity": "critical"}, stamp(1), 3),
-    protocol.data_message("network_events", "network_partition",
+    model.data_message("network_events", "network_partition",
                           {"partition_id": "p1", "nodes": ["node_01", "node_02"],
                            "detected_by": "node_03"}, stamp(3), 4),
-    protocol.data_message("consensus_events", "decision_executed",
+    model.data_message("consensus_events", "decision_executed",
                           {"proposal_id": "proposal_001",
                            "decision": {"action": "update_parameter",
                                         "parameter": "learning_rate", "value": 0.01},
                            "executed_at": stamp(4)}, stamp(4), 5),
-    protocol.data_message("monitoring_events", "metric_update",
+    model.data_message("monitoring_events", "metric_update",
                           {"node_id": "node_02", "metric": "cpu_usage", "value": 40.0,
                            "threshold": 80.0, "status": "ok"}, stamp(1.5), 6),
 ]
@@ -53,7 +53,7 @@ def write(path: Path, lines: list[str | bytes]) -> Path:
 
 
 def encoded(messages=MESSAGES) -> list[bytes]:
-    return [protocol.encode(m) for m in messages]
+    return [model.encode(m) for m in messages]
 
 
 @pytest.fixture(params=["c.jsonl", "c.jsonl.gz"])
@@ -66,8 +66,8 @@ def test_frames_hold_every_event_in_the_declared_schema(capture_path):
     assert len(cap) == len(MESSAGES)
     assert set(cap.channels) == {"network_events", "monitoring_events", "security_events",
                                  "consensus_events"}
-    for channel in schema.Channel:
-        assert dict(cap.frame(channel).dtypes) == schema.dtypes(channel)
+    for channel in model.Channel:
+        assert dict(cap.frame(channel).dtypes) == model.dtypes(channel)
     assert cap.rejects.empty
 
 
@@ -104,7 +104,7 @@ def test_blank_lines_are_skipped_but_counted_in_line_numbers(tmp_path):
 
 
 def test_control_messages_in_a_capture_are_counted_not_rejected(tmp_path):
-    path = write(tmp_path / "c.jsonl", [protocol.subscribed("network_events"), protocol.pong(),
+    path = write(tmp_path / "c.jsonl", [model.subscribed("network_events"), model.pong(),
                                         *encoded()])
     cap = load_capture(path)
     assert cap.control_messages == 2
@@ -115,7 +115,7 @@ def test_jsonl_gzip_and_parquet_give_equal_frames(tmp_path):
     plain = load_capture(write(tmp_path / "c.jsonl", encoded()))
     gz = load_capture(write(tmp_path / "c.jsonl.gz", encoded()))
     parquet = load_capture(convert(tmp_path / "c.jsonl.gz", tmp_path / "pq"))
-    for channel in schema.Channel:
+    for channel in model.Channel:
         assert_frame_equal(plain.frame(channel), gz.frame(channel))
         assert_frame_equal(plain.frame(channel), parquet.frame(channel))
 
@@ -128,7 +128,7 @@ def test_parquet_dataset_is_hive_partitioned_and_readable_without_our_code(tmp_p
     assert {"node_id", "value", "threshold", "extra"} <= set(table.column_names)
     hive = ds.dataset(out, format="parquet", partitioning="hive")
     assert sorted({f.split("/")[-2] for f in hive.files}) == [
-        f"channel={c.value}" for c in sorted(schema.Channel, key=lambda c: c.value)]
+        f"channel={c.value}" for c in sorted(model.Channel, key=lambda c: c.value)]
     assert load_capture(out).rejects["line"].tolist() == [7]
 
 
@@ -207,7 +207,7 @@ def test_empty_capture_has_empty_typed_frames(tmp_path):
     cap = load_capture(write(tmp_path / "c.jsonl", []))
     assert cap.channels == ()
     assert isinstance(cap.frame("security_events"), pd.DataFrame)
-    assert dict(cap.frame("security_events").dtypes) == schema.dtypes("security_events")
+    assert dict(cap.frame("security_events").dtypes) == model.dtypes("security_events")
 
 
 def test_writer_refuses_text_that_spans_lines_and_is_not_json(tmp_path):

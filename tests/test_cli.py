@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from openagi_nb import load_capture, protocol
+from openagi_nb import load_capture, model
 from openagi_nb.capture import CaptureWriter
 from openagi_nb.cli import main
 
@@ -18,7 +18,7 @@ from .test_capture import MESSAGES
 def capture(tmp_path):
     path = tmp_path / "c.jsonl.gz"
     with CaptureWriter(path) as writer:
-        writer.write_all([protocol.encode(m) for m in MESSAGES])
+        writer.write_all([model.encode(m) for m in MESSAGES])
         writer.write(b"{broken")
     return path
 

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from pandas.testing import assert_frame_equal
 
-from openagi_nb import AuthenticationFailed, ConnectionFailed, StreamError, load_capture, schema
-from openagi_nb.client import EventStream, State
+from openagi_nb import AuthenticationFailed, ConnectionFailed, StreamError, load_capture, model
+from openagi_nb.stream import EventStream, State
 
 from .conftest import write_capture
 
 MAX = math.inf
-ALL = [c.value for c in schema.CHANNELS]
+ALL = [c.value for c in model.CHANNELS]
 
 
 def stream_to(server, **options) -> EventStream:
@@ -58,7 +58,7 @@ def test_frames_have_the_declared_schema_and_equal_the_capture(serve, capture):
         stream.wait_for(400, timeout=10)
         for channel in ALL:
             live = stream.frame(channel)
-            assert live.dtypes.to_dict() == schema.dtypes(channel)
+            assert live.dtypes.to_dict() == model.dtypes(channel)
             assert live["seq"].notna().all()
             assert_frame_equal(live.drop(columns="seq"), cap.frame(channel).drop(columns="seq"))
 
@@ -135,7 +135,7 @@ def test_unsubscribe_stops_a_channel_and_the_others_go_on(serve, tmp_path):
         before = stream.stats.received["monitoring_events"]
         stream.wait_for(100, timeout=10, channel="network_events")
         assert stream.stats.received["monitoring_events"] == before < 100
-        assert stream.channels == tuple(schema.CHANNELS[:3])
+        assert stream.channels == tuple(model.CHANNELS[:3])
 
 
 def test_subscribe_adds_a_channel_while_connected(serve, tmp_path):

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from aiohttp import WSMsgType, web
 
-from openagi_nb import protocol
-from openagi_nb.client import EventStream, State
+from openagi_nb import model
+from openagi_nb.stream import EventStream, State
 
 T0 = 1_767_600_000_000_000_000
 Script = Callable[[web.WebSocketResponse, int], Awaitable[None]]
@@ -97,9 +97,9 @@ async def subscriptions(ws: web.WebSocketResponse) -> list[dict[str, Any]]:
 def metric(i: int, seq: int | None = None, **fields: Any) -> str:
     data = {"node_id": f"node_{i % 5}", "metric": "cpu_usage", "value": float(i),
             "threshold": 80.0, "status": "ok", **fields}
-    stamp = protocol.format_timestamp(T0 + i * 1_000_000_000)
-    message = protocol.data_message("monitoring_events", "metric_update", data, stamp, seq)
-    return protocol.encode(message).decode()
+    stamp = model.format_timestamp(T0 + i * 1_000_000_000)
+    message = model.data_message("monitoring_events", "metric_update", data, stamp, seq)
+    return model.encode(message).decode()
 
 
 async def hold(ws: web.WebSocketResponse) -> None:
@@ -173,7 +173,7 @@ def test_a_ping_from_the_server_is_answered_with_a_pong(peer):
 
     async def script(ws: web.WebSocketResponse, number: int) -> None:
         await subscriptions(ws)
-        await ws.send_str(protocol.ping())
+        await ws.send_str(model.ping())
         replies.append(orjson.loads((await ws.receive(timeout=5)).data))
         await ws.send_str(metric(1, 1))
         await hold(ws)

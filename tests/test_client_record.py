@@ -8,7 +8,7 @@ import re
 import pytest
 
 from openagi_nb import AuthenticationFailed, load_capture
-from openagi_nb.client_record import record
+from openagi_nb.stream import record
 
 from .conftest import write_capture
 

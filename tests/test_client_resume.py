@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from openagi_nb.client_resume import Resume
-from openagi_nb.schema import Channel
+from openagi_nb.model import Channel
+from openagi_nb.stream._resume import Resume
 
 M, S = Channel.MONITORING, Channel.SECURITY
 T0 = 1_767_600_000_000_000_000

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openagi_nb.client_wire import (
+from openagi_nb.exceptions import ConnectionFailed
+from openagi_nb.model._framing import (
     BINARY,
     CLOSE,
     CONTINUATION,
@@ -23,7 +24,6 @@ from openagi_nb.client_wire import (
     TEXT,
     FrameReader,
 )
-from openagi_nb.exceptions import ConnectionFailed
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, mask: bytes | None = None,

@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from openagi_nb import load_capture, protocol, schema
+from openagi_nb import load_capture, model
 from openagi_nb.capture import CaptureWriter
-from openagi_nb.frames import LiveFrame
+from openagi_nb.stream import LiveFrame
 
 T0 = 1_767_600_000_000_000_000
 NODES = [f"node_{i:02d}" for i in range(25)]
 
 
 def stamp(ns: int) -> str:
-    return protocol.format_timestamp(ns)
+    return model.format_timestamp(ns)
 
 
 def _decision(rng: random.Random) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def _decision(rng: random.Random) -> dict[str, Any]:
 def _data(channel: str, event: str, rng: random.Random, ns: int) -> dict[str, Any]:
     node = rng.choice(NODES)
     ip = f"203.0.113.{rng.randrange(256)}"
-    severity = rng.choice(schema.SEVERITIES)
+    severity = rng.choice(model.SEVERITIES)
     return {
         "node_joined": {"node_id": node, "address": f"{node}.onion", "timestamp": stamp(ns)},
         "node_left": {"node_id": node, "address": f"{node}.onion", "reason": "timeout"},
@@ -57,7 +57,7 @@ def _data(channel: str, event: str, rng: random.Random, ns: int) -> dict[str, An
                                 "severity": severity, "score": rng.random()},
         "metric_update": {"node_id": node, "metric": rng.choice(["cpu_usage", "memory_usage"]),
                           "value": rng.random() * 100, "threshold": 80.0,
-                          "status": rng.choice(schema.STATUSES)},
+                          "status": rng.choice(model.STATUSES)},
         "alert_raised": {"alert_id": f"alert_{rng.random()}", "node_id": node, "metric": "cpu",
                          "value": 95.0, "threshold": 90.0, "severity": severity,
                          "message": f"cpu at {rng.random():.3f}"},
@@ -73,18 +73,18 @@ def sample_messages(n: int, seed: int = 1, channels: tuple[str, ...] | None = No
     """``n`` data messages of every event of ``channels``, some with a field missing, an
     unknown field or no ``seq``, in time order."""
     rng = random.Random(seed)
-    chosen = channels or tuple(c.value for c in schema.CHANNELS)
+    chosen = channels or tuple(c.value for c in model.CHANNELS)
     out = []
     for i in range(n):
         channel = rng.choice(chosen)
-        event = rng.choice(list(schema.CATALOGUE[schema.Channel(channel)]))
+        event = rng.choice(list(model.CATALOGUE[model.Channel(channel)]))
         ns = T0 + i * step_ns
         data = _data(channel, event, rng, ns)
         if rng.random() < 0.1:
             data.pop(rng.choice(list(data)))
         if rng.random() < 0.05:
             data["region"] = rng.choice(["eu", "us"])
-        msg: dict[str, Any] = dict(protocol.data_message(channel, event, data, stamp(ns), i))
+        msg: dict[str, Any] = dict(model.data_message(channel, event, data, stamp(ns), i))
         if rng.random() < 0.05:
             del msg["seq"]
         out.append(msg)
@@ -92,14 +92,14 @@ def sample_messages(n: int, seed: int = 1, channels: tuple[str, ...] | None = No
 
 
 def rows_of(messages: list[dict[str, Any]], channel: str) -> list[tuple[Any, ...]]:
-    flat = (protocol.flatten(m) for m in messages)
+    flat = (model.flatten(m) for m in messages)
     return [row for ch, row in flat if ch == channel]
 
 
 def capture_of(tmp_path: Path, messages: list[dict[str, Any]]):
     path = tmp_path / "c.jsonl"
     with CaptureWriter(path) as writer:
-        writer.write_all(protocol.encode(m) for m in messages)
+        writer.write_all(model.encode(m) for m in messages)
     return load_capture(path)
 
 
@@ -111,15 +111,15 @@ def filled(channel: str, rows: list[tuple[Any, ...]], window: Any = 1_000_000) -
 
 
 def metric_row(seq: int, ns: int | None = None, node: str | None = None) -> tuple[Any, ...]:
-    msg = protocol.data_message(
+    msg = model.data_message(
         "monitoring_events", "metric_update",
         {"node_id": node or NODES[seq % 25], "metric": "cpu_usage", "value": float(seq),
          "threshold": 80.0, "status": "ok"},
         stamp(T0 + seq * 1_000_000_000 if ns is None else ns), seq)
-    return protocol.flatten(dict(msg))[1]
+    return model.flatten(dict(msg))[1]
 
 
-@pytest.mark.parametrize("channel", [c.value for c in schema.CHANNELS])
+@pytest.mark.parametrize("channel", [c.value for c in model.CHANNELS])
 def test_snapshot_equals_the_capture_frame_of_the_same_messages(tmp_path, channel):
     messages = sample_messages(3000)
     frame = filled(channel, rows_of(messages, channel))
@@ -128,7 +128,7 @@ def test_snapshot_equals_the_capture_frame_of_the_same_messages(tmp_path, channe
 
 def test_empty_snapshot_is_the_empty_declared_frame():
     assert_frame_equal(LiveFrame("security_events").snapshot(),
-                       schema.empty_frame("security_events"))
+                       model.empty_frame("security_events"))
 
 
 def test_extend_equals_appending_one_by_one():
@@ -215,7 +215,7 @@ def test_since_an_evicted_version_returns_the_whole_window():
 
 def test_since_has_the_declared_dtypes():
     frame = filled("monitoring_events", [metric_row(i) for i in range(10)])
-    assert frame.since(8)[1].dtypes.to_dict() == schema.dtypes("monitoring_events")
+    assert frame.since(8)[1].dtypes.to_dict() == model.dtypes("monitoring_events")
 
 
 def test_snapshot_is_a_copy_the_caller_may_change():

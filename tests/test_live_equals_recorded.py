@@ -13,8 +13,8 @@ from pathlib import Path
 from pandas.testing import assert_frame_equal
 
 from openagi_nb import analysis, load_capture
-from openagi_nb.client import EventStream
-from openagi_nb.schema import CHANNELS
+from openagi_nb.model import CHANNELS
+from openagi_nb.stream import EventStream
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_capture.jsonl.gz"
 

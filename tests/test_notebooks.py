@@ -19,8 +19,7 @@ import pytest
 from nbclient import NotebookClient
 
 import openagi_nb as oa
-from openagi_nb import analysis
-from openagi_nb.server import scenario
+from openagi_nb import analysis, scenario
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openagi_nb import protocol
+from openagi_nb import model
 from openagi_nb.exceptions import InvalidMessage
-from openagi_nb.schema import CATALOGUE, Channel, Kind, columns
+from openagi_nb.model import CATALOGUE, Channel, Kind, columns
 
 SPEC_EXAMPLES = [
     {
@@ -45,13 +45,13 @@ SPEC_EXAMPLES = [
 
 
 def row_dict(message: dict[str, Any]) -> dict[str, Any]:
-    channel, row = protocol.flatten(message)
+    channel, row = model.flatten(message)
     return dict(zip([c.name for c in columns(channel)], row, strict=True))
 
 
 @pytest.mark.parametrize("message", SPEC_EXAMPLES, ids=lambda m: m["event"])
 def test_spec_examples_parse_unchanged(message):
-    assert protocol.parse(orjson.dumps(message)) == message
+    assert model.parse(orjson.dumps(message)) == message
 
 
 def test_flatten_names_nested_fields_with_underscores():
@@ -99,12 +99,12 @@ def test_integer_value_of_a_float_field_becomes_float():
     ],
 )
 def test_timestamps_in_any_iso_form_become_utc_nanoseconds(stamp, expected_ns):
-    assert protocol.parse_timestamp(stamp) == expected_ns
+    assert model.parse_timestamp(stamp) == expected_ns
 
 
 def test_format_timestamp_round_trips():
     for ns in (0, 1_672_531_200_000_000_000, 1_672_531_200_250_000_000):
-        assert protocol.parse_timestamp(protocol.format_timestamp(ns)) == ns
+        assert model.parse_timestamp(model.format_timestamp(ns)) == ns
 
 
 @pytest.mark.parametrize(
@@ -157,7 +157,7 @@ def test_format_timestamp_round_trips():
 )
 def test_invalid_messages_say_what_and_where(raw, code, fragment):
     with pytest.raises(InvalidMessage) as info:
-        protocol.parse(raw)
+        model.parse(raw)
     assert info.value.code == code
     assert fragment in info.value.reason
     assert info.value.raw == raw
@@ -166,27 +166,27 @@ def test_invalid_messages_say_what_and_where(raw, code, fragment):
 def test_rejected_raw_text_is_truncated_to_1kb():
     raw = '{"type": "x", "pad": "' + "a" * 5000 + '"}'
     with pytest.raises(InvalidMessage) as info:
-        protocol.parse(raw)
+        model.parse(raw)
     assert len(info.value.raw) <= 1025
 
 
 def test_invalid_message_is_a_value_error():
     with pytest.raises(ValueError, match="invalid JSON"):
-        protocol.parse(b"\xff")
+        model.parse(b"\xff")
 
 
 def test_builders_produce_what_the_spec_shows():
-    assert orjson.loads(protocol.subscribe("network_events")) == {
+    assert orjson.loads(model.subscribe("network_events")) == {
         "type": "subscribe", "channel": "network_events"}
-    assert orjson.loads(protocol.unsubscribe("network_events")) == {
+    assert orjson.loads(model.unsubscribe("network_events")) == {
         "type": "unsubscribe", "channel": "network_events"}
-    assert orjson.loads(protocol.ping()) == {"type": "ping"}
-    assert orjson.loads(protocol.pong()) == {"type": "pong"}
+    assert orjson.loads(model.ping()) == {"type": "ping"}
+    assert orjson.loads(model.pong()) == {"type": "pong"}
 
 
 def test_builders_refuse_an_unknown_channel():
     with pytest.raises(ValueError, match="nope_events"):
-        protocol.subscribe("nope_events")
+        model.subscribe("nope_events")
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def field_values(field: Any) -> st.SearchStrategy[Any]:
         Kind.INT: st.integers(-(2**63) + 1, 2**63 - 1),
         Kind.BOOL: st.booleans(),
         Kind.STRING: texts,
-        Kind.TIMESTAMP: stamps.map(protocol.format_timestamp),
+        Kind.TIMESTAMP: stamps.map(model.format_timestamp),
         Kind.LIST: st.lists(texts, max_size=4),
     }[field]
 
@@ -217,13 +217,13 @@ def data_messages(draw: st.DrawFn) -> dict[str, Any]:
     event = draw(st.sampled_from(list(CATALOGUE[channel])))
     data = draw(field_values(CATALOGUE[channel][event]))
     seq = draw(st.none() | st.integers(0, 2**63 - 1))
-    stamp = protocol.format_timestamp(draw(stamps))
-    return dict(protocol.data_message(channel, event, data, stamp, seq))
+    stamp = model.format_timestamp(draw(stamps))
+    return dict(model.data_message(channel, event, data, stamp, seq))
 
 
 @given(data_messages())
 def test_built_data_messages_parse_back_equal(message):
-    assert protocol.parse(protocol.encode(message)) == message
+    assert model.parse(model.encode(message)) == message
 
 
 @given(data_messages())
@@ -237,7 +237,7 @@ def test_flatten_puts_every_field_in_its_column(message):
             for sub, subvalue in value.items():
                 assert row[f"{key}_{sub}"] == subvalue
         elif key == "timestamp" or key.endswith("_at"):
-            assert protocol.format_timestamp(row["data_timestamp" if key == "timestamp" else key]) \
+            assert model.format_timestamp(row["data_timestamp" if key == "timestamp" else key]) \
                 == value
         else:
             assert row[key] == value
@@ -248,12 +248,12 @@ def test_built_subscribe_parses_back_equal(channel, since):
     expected = {"type": "subscribe", "channel": channel.value}
     if since is not None:
         expected["since"] = since
-    assert protocol.parse(protocol.subscribe(channel, since)) == expected
+    assert model.parse(model.subscribe(channel, since)) == expected
 
 
 @given(st.sampled_from(["bad_json", "rate_limited"]), texts)
 def test_built_error_parses_back_equal(code, message):
-    assert protocol.parse(protocol.error(code, message)) == {
+    assert model.parse(model.error(code, message)) == {
         "type": "error", "data": {"code": code, "message": message}}
 
 
@@ -282,29 +282,29 @@ def message_like_objects(draw: st.DrawFn) -> dict[str, Any]:
 @given(st.text() | st.binary())
 def test_arbitrary_text_raises_only_invalid_message(raw):
     with contextlib.suppress(InvalidMessage):
-        protocol.parse(raw)
+        model.parse(raw)
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(json_values | message_like_objects())
 def test_arbitrary_json_raises_only_invalid_message(value):
     try:
-        message = protocol.parse(json.dumps(value))
+        message = model.parse(json.dumps(value))
     except InvalidMessage:
         return
     if message["type"].endswith("_event"):
-        protocol.flatten(message)  # what parse accepted, flatten must accept too
+        model.flatten(message)  # what parse accepted, flatten must accept too
 
 
 def test_the_least_int64_is_refused_as_it_means_na_in_live_frames():
     raw = ('{"type": "consensus_event", "event": "consensus_phase", "data": {"votes": '
            f'{-(2**63)}}}, "timestamp": "2023-01-01"}}')
     with pytest.raises(InvalidMessage, match=r"field 'data\.votes'"):
-        protocol.parse(raw)
+        model.parse(raw)
 
 
 def test_subscribed_ack_may_carry_the_seq_live_follows():
-    assert protocol.parse(protocol.subscribed("network_events", 12)) == {
+    assert model.parse(model.subscribed("network_events", 12)) == {
         "type": "subscribed", "channel": "network_events", "seq": 12}
     with pytest.raises(InvalidMessage, match="field 'seq'"):
-        protocol.parse('{"type": "subscribed", "channel": "network_events", "seq": "12"}')
+        model.parse('{"type": "subscribed", "channel": "network_events", "seq": "12"}')

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from openagi_nb.reconnect import (
+from openagi_nb.stream._reconnect import (
     AUTH_ATTEMPTS,
     Action,
     Ending,

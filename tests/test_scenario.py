@@ -13,11 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from openagi_nb import ServerConfigError, load_capture, protocol
+from openagi_nb import ServerConfigError, load_capture, model, scenario
 from openagi_nb.capture import Capture
-from openagi_nb.schema import CATALOGUE, SEVERITIES
-from openagi_nb.server import scenario
-from openagi_nb.server.scenario import Incident, Scenario
+from openagi_nb.model import CATALOGUE, SEVERITIES
+from openagi_nb.scenario import Incident, Scenario
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE = DATA / "sample_capture.jsonl.gz"
@@ -105,7 +104,7 @@ def test_progress_reports_messages_written(tmp_path):
     sc = scenario.write(tmp_path / "p.jsonl", duration=SHORT, progress=seen.append)
     assert seen == sorted(seen)
     assert seen[-1] == len(sc.messages)
-    assert len(seen) >= len(sc.messages) // scenario.PROGRESS_EVERY
+    assert len(seen) >= len(sc.messages) // scenario._generate.PROGRESS_EVERY
 
 
 @pytest.mark.parametrize(("nodes", "duration"), [
@@ -151,7 +150,7 @@ def test_every_event_of_the_catalogue_appears(sc):
 
 def test_every_message_parses(sc):
     for message in sc.messages:
-        assert protocol.parse(protocol.encode(message)) == message
+        assert model.parse(model.encode(message)) == message
 
 
 def test_seq_increases_by_one(sc):
@@ -159,7 +158,7 @@ def test_seq_increases_by_one(sc):
 
 
 def test_timestamps_never_go_back(sc):
-    stamps = [protocol.parse_timestamp(m["timestamp"]) for m in sc.messages]
+    stamps = [model.parse_timestamp(m["timestamp"]) for m in sc.messages]
     assert all(a <= b for a, b in itertools.pairwise(stamps))
 
 

@@ -5,44 +5,44 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from openagi_nb import schema
-from openagi_nb.schema import Channel, Kind
+from openagi_nb import model
+from openagi_nb.model import Channel, Kind
 
 
 @pytest.mark.parametrize("channel", list(Channel))
 def test_every_channel_starts_with_the_envelope_and_ends_with_extra(channel):
-    names = [c.name for c in schema.columns(channel)]
+    names = [c.name for c in model.columns(channel)]
     assert names[:3] == ["seq", "timestamp", "event"]
     assert names[-1] == "extra"
     assert len(names) == len(set(names))
 
 
 def test_the_catalogue_has_the_sixteen_events_of_the_spec():
-    events = {e for events in schema.CATALOGUE.values() for e in events}
+    events = {e for events in model.CATALOGUE.values() for e in events}
     assert len(events) == 16
     assert {"node_joined", "decision_executed", "intrusion_detected", "metric_update"} <= events
 
 
 @pytest.mark.parametrize("channel", list(Channel))
 def test_empty_frame_has_the_declared_dtypes(channel):
-    frame = schema.empty_frame(channel)
+    frame = model.empty_frame(channel)
     assert len(frame) == 0
-    assert dict(frame.dtypes) == schema.dtypes(channel)
+    assert dict(frame.dtypes) == model.dtypes(channel)
 
 
 def test_declared_dtypes_follow_the_kinds():
-    dtypes = schema.dtypes("monitoring_events")
+    dtypes = model.dtypes("monitoring_events")
     assert dtypes["seq"] == "Int64"
     assert str(dtypes["timestamp"]) == "datetime64[ns, UTC]"
     assert dtypes["value"] == "float64"
     assert dtypes["node_id"] == pd.StringDtype()
     assert list(dtypes["severity"].categories) == ["low", "medium", "high", "critical"]
     assert dtypes["severity"].ordered
-    assert schema.dtypes("security_events")["blocked"] == "boolean"
+    assert model.dtypes("security_events")["blocked"] == "boolean"
 
 
 def test_severity_is_ordered_low_to_critical():
-    frame = schema.to_frame("security_events", [
+    frame = model.to_frame("security_events", [
         [1, 2], [0, 0], ["intrusion_detected"] * 2, [None] * 2, [None] * 2, [None] * 2,
         ["critical", "low"], *[[None] * 2] * 6,
     ])
@@ -51,8 +51,8 @@ def test_severity_is_ordered_low_to_critical():
 
 
 def test_to_frame_turns_none_into_na_of_each_kind():
-    cols = schema.columns("consensus_events")
-    frame = schema.to_frame("consensus_events", [
+    cols = model.columns("consensus_events")
+    frame = model.to_frame("consensus_events", [
         [0] if c.name == "timestamp" else ["view_change"] if c.name == "event" else [None]
         for c in cols
     ])
@@ -63,7 +63,7 @@ def test_to_frame_turns_none_into_na_of_each_kind():
 
 def test_to_frame_refuses_a_wrong_number_of_columns():
     with pytest.raises(ValueError, match="expected 16 columns, got 2"):
-        schema.to_frame("network_events", [[], []])
+        model.to_frame("network_events", [[], []])
 
 
 def test_conform_casts_adds_missing_and_orders_columns():
@@ -71,17 +71,17 @@ def test_conform_casts_adds_missing_and_orders_columns():
         "value": [1, 2], "event": ["metric_update"] * 2,
         "timestamp": pd.to_datetime(["2023-01-01", "2023-01-02"], utc=True),
     })
-    frame = schema.conform(raw, "monitoring_events")
-    assert list(frame.columns) == [c.name for c in schema.columns("monitoring_events")]
-    assert dict(frame.dtypes) == schema.dtypes("monitoring_events")
+    frame = model.conform(raw, "monitoring_events")
+    assert list(frame.columns) == [c.name for c in model.columns("monitoring_events")]
+    assert dict(frame.dtypes) == model.dtypes("monitoring_events")
     assert frame["node_id"].isna().all()
 
 
 def test_conform_refuses_undeclared_columns():
     with pytest.raises(ValueError, match="not in the schema: \\['colour'\\]"):
-        schema.conform(pd.DataFrame({"colour": ["red"]}), "monitoring_events")
+        model.conform(pd.DataFrame({"colour": ["red"]}), "monitoring_events")
 
 
 def test_list_columns_are_arrow_lists_of_strings():
-    col = next(c for c in schema.columns("network_events") if c.name == "nodes")
+    col = next(c for c in model.columns("network_events") if c.name == "nodes")
     assert col.kind is Kind.LIST

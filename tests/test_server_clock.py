@@ -7,7 +7,7 @@ from array import array
 
 import pytest
 
-from openagi_nb.server.clock import ReplayClock
+from openagi_nb.server._clock import ReplayClock
 
 NS = 1_000_000_000
 

@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from openagi_nb.protocol import parse_timestamp
+from openagi_nb.model import parse_timestamp
 
 from .conftest import CHANNEL_CYCLE, STEP_NS, T0_NS, make_message, write_capture
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openagi_nb.server.limits import ControlRate, Verdict
+from openagi_nb.server._limits import ControlRate, Verdict
 
 
 class FakeClock:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from openagi_nb.exceptions import ServerConfigError
-from openagi_nb.server.options import ServeOptions, add_arguments, from_arguments, parse_speed
+from openagi_nb.server._options import ServeOptions, add_arguments, from_arguments, parse_speed
 
 from .conftest import TEST_SECRET, write_capture
 

@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from openagi_nb.exceptions import CaptureError
-from openagi_nb.protocol import flatten, parse, parse_timestamp
-from openagi_nb.server.replay import CHANNEL_INDEX, SecondsFormatter, load_replay
+from openagi_nb.model import flatten, parse, parse_timestamp
+from openagi_nb.server._replay import CHANNEL_INDEX, SecondsFormatter, load_replay
 
 from .conftest import STEP_NS, T0_NS, make_message, write_capture
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openagi_nb.server.ring import Ring
+from openagi_nb.server._ring import Ring
 
 
 def filled(capacity: int, count: int) -> Ring:

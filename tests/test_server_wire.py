@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from websocket import ABNF
 
-from openagi_nb.server.wire import text_frame
+from openagi_nb.server._wire import text_frame
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])

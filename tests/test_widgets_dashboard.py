@@ -11,9 +11,8 @@ import ipywidgets as w
 import plotly.graph_objects as go
 import pytest
 
-from openagi_nb.client import EventStream
-from openagi_nb.client_stats import State, StreamStats
-from openagi_nb.server.options import MAX
+from openagi_nb.server._options import MAX
+from openagi_nb.stream import EventStream, State, StreamStats
 from openagi_nb.widgets import Dashboard, dashboard
 from openagi_nb.widgets.status import newest_rows, status_html
 
@@ -147,7 +146,7 @@ def test_the_dashboard_is_an_ipywidgets_box(board):
 
 
 def test_the_status_line_names_the_capture_being_recorded():
-    from openagi_nb.client import State, StreamStats
+    from openagi_nb.stream import State, StreamStats
     from openagi_nb.widgets.status import status_html
 
     text = status_html(StreamStats(state=State.LIVE, recording="/data/runs/today.jsonl.gz"))

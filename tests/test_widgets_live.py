@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from comm.base_comm import BaseComm
 
-from openagi_nb.client import EventStream
-from openagi_nb.frames import LiveFrame
-from openagi_nb.protocol import flatten
-from openagi_nb.server.options import MAX
+from openagi_nb.model import flatten
+from openagi_nb.server._options import MAX
+from openagi_nb.stream import EventStream, LiveFrame
 from openagi_nb.widgets import live_consensus, live_metrics, live_network, live_security
 from openagi_nb.widgets.live import LiveFigure
 from openagi_nb.widgets.sync import ANCHOR

@@ -16,8 +16,7 @@ import pytest
 
 import openagi_nb as oa
 from openagi_nb.analysis import proposals, timeline, unblocked
-from openagi_nb.protocol import data_message, flatten, format_timestamp
-from openagi_nb.schema import columns, to_frame
+from openagi_nb.model import columns, data_message, flatten, format_timestamp, to_frame
 from openagi_nb.widgets.consensus_plot import consensus_plot
 from openagi_nb.widgets.metrics_plot import metrics_plot
 from openagi_nb.widgets.network_plot import network_plot

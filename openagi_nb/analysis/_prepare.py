@@ -14,7 +14,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..schema import SEVERITIES
+from ..model import SEVERITIES
 
 UTC_NS: Final = pd.DatetimeTZDtype("ns", "UTC")
 SEVERITY: Final = pd.CategoricalDtype(list(SEVERITIES), ordered=True)

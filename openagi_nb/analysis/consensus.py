@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..durations import Duration, duration
-from ..schema import PHASES
+from ..model import PHASES
 from ._prepare import events, nanoseconds, order_key
 
 __all__ = [

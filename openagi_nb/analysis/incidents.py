@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 import pandas as pd
 
 from ..durations import Duration
-from ..schema import Channel, empty_frame
+from ..model import Channel, empty_frame
 from ._prepare import UTC_NS
 from .breaches import Clear, breaches
 from .consensus import proposals, view_changes

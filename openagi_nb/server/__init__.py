@@ -1,4 +1,32 @@
-"""The replay server (HTTP + WebSocket over recorded captures) and the scenario generator.
+"""The replay server: the Open-A.G.I WebSocket API and its token endpoint over a recorded capture.
 
-Importing this package imports no server library: ``scenario`` is usable without aiohttp.
+:func:`serve` runs it in the foreground (``openagi-nb serve``); :class:`BackgroundServer` runs it
+in a thread of this process (tests, notebooks); :class:`ReplayServer` runs in an event loop you
+own. Importing this package does not import aiohttp: the names load on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._app import ReplayServer, serve
+    from ._background import BackgroundServer
+    from ._options import ServeOptions, parse_speed
+
+_HOMES: Final = {
+    "BackgroundServer": "._background", "ReplayServer": "._app", "ServeOptions": "._options",
+    "parse_speed": "._options", "serve": "._app",
+}
+
+__all__ = ["BackgroundServer", "ReplayServer", "ServeOptions", "parse_speed", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value

@@ -3,7 +3,7 @@
 Importing this package is cheap: plotly and ipywidgets are imported by the submodules, the first
 time one of these names is used::
 
-    from openagi_nb.widgets import dashboard, live_metrics, plot_metric
+    from . import dashboard, live_metrics, plot_metric
 
 - live (``go.FigureWidget``, redrawn on the kernel's event loop): :func:`live_metrics`,
   :func:`live_security`, :func:`live_consensus`, :func:`live_network`;

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import ipywidgets as w
 
-from ..schema import Channel
+from ..model import Channel
 from .consensus_plot import consensus_plot
 from .live import Builder, LiveFigure, StreamLike, bind
 from .metrics_plot import metrics_plot

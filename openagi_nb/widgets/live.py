@@ -25,8 +25,8 @@ from typing import Any, Protocol
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..frames import LiveFrame
-from ..schema import Channel
+from ..model import Channel
+from ..stream import LiveFrame
 from .consensus_plot import consensus_plot
 from .downsample import MAX_POINTS
 from .metrics_plot import metrics_plot

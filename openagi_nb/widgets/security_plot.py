@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.security import timeline, unblocked
-from ..schema import SEVERITIES
+from ..model import SEVERITIES
 from .plotdata import ALARM, SEVERITY_COLORS, Plot, View, color, time_cut
 from .timeaxis import as_ns, bin_width, ms
 

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from openagi_nb.server.background import BackgroundServer
-from openagi_nb.server.options import ServeOptions
+from openagi_nb.server import BackgroundServer, ServeOptions
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .client import ALL, EventStream
-from .client_stats import StreamStats
+from ._stats import StreamStats
+from ._stream import ALL, EventStream
 
 __all__ = ["record"]
 
@@ -83,7 +83,7 @@ def _run(
 
 
 def _fetcher(url: str, node_id: str) -> Callable[[], str]:
-    from .auth import fetch_token
+    from ..auth import fetch_token
 
     def fetch() -> str:
         return fetch_token(url, node_id=node_id)

@@ -20,12 +20,12 @@ import math
 import time
 from typing import Any, Final
 
-from ..protocol import ErrorCode
-from .clock import ReplayClock
-from .options import ServeOptions
-from .replay import Replay, SecondsFormatter, frames
-from .ring import Ring
-from .subscriber import Sink, Subscriber
+from ..model import ErrorCode
+from ._clock import ReplayClock
+from ._options import ServeOptions
+from ._replay import Replay, SecondsFormatter, frames
+from ._ring import Ring
+from ._subscriber import Sink, Subscriber
 
 __all__ = ["CHUNK", "Hub"]
 

@@ -20,8 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ..exceptions import ServerConfigError
-from ..protocol import format_timestamp
-from ..schema import Channel
+from ..model import Channel, format_timestamp
 
 __all__ = [
     "MIN_DURATION", "MIN_NODES", "Incident", "Leave", "Plan", "Sink", "make_plan", "rng_for",

@@ -26,13 +26,13 @@ from typing import Any, Final
 
 import pandas as pd
 
-from .client_conn import split_token
-from .client_loop import StreamLoop
-from .client_resume import Gap
-from .client_stats import State, StreamStats
-from .exceptions import StreamError, StreamTimeout
-from .frames import LiveFrame, Window
-from .schema import CHANNELS, Channel
+from ..exceptions import StreamError, StreamTimeout
+from ..model import CHANNELS, Channel
+from ._connection import split_token
+from ._live_frame import LiveFrame, Window
+from ._loop import StreamLoop
+from ._resume import Gap
+from ._stats import State, StreamStats
 
 __all__ = ["ALL", "EventStream", "Gap", "State", "StreamStats"]
 

@@ -6,8 +6,8 @@ so ``scenario_consensus`` emits it.
 
 from __future__ import annotations
 
-from ..schema import Channel
-from .scenario_plan import Incident, Leave, Plan, Sink, address
+from ..model import Channel
+from ._plan import Incident, Leave, Plan, Sink, address
 
 __all__ = ["network_events"]
 

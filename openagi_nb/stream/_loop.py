@@ -16,21 +16,20 @@ from typing import Any, Final
 
 import pandas as pd
 
-from . import protocol
-from .capture import CaptureWriter
-from .client_conn import Connection, Failure, open_connection, scrub
-from .client_resume import Gap, Resume
-from .client_stats import OTHER, Counters, Rejects, State, StreamStats
-from .exceptions import (
+from .. import model
+from ..capture import CaptureWriter
+from ..exceptions import (
     AuthenticationFailed,
     ConnectionFailed,
     InvalidMessage,
     StreamError,
 )
-from .frames import LiveFrame
-from .protocol import ErrorCode
-from .reconnect import Action, Ending, Outcome, backoff, decide, is_auth_refusal
-from .schema import CHANNEL_OF_TYPE, Channel, MessageType
+from ..model import CHANNEL_OF_TYPE, Channel, ErrorCode, MessageType
+from ._connection import Connection, Failure, open_connection, scrub
+from ._live_frame import LiveFrame
+from ._reconnect import Action, Ending, Outcome, backoff, decide, is_auth_refusal
+from ._resume import Gap, Resume
+from ._stats import OTHER, Counters, Rejects, State, StreamStats
 
 __all__ = ["StreamLoop"]
 
@@ -169,7 +168,7 @@ class StreamLoop:
             channels = self._channels
         asked = {c: self._resume.since(c) for c in channels}
         self._live_from = {c.value for c, since in asked.items() if since is None}
-        conn.send_all([protocol.subscribe(c, since) for c, since in asked.items()])
+        conn.send_all([model.subscribe(c, since) for c, since in asked.items()])
         self._seen, self._quiet_since, self._ping_sent = -1, time.monotonic(), 0.0
         self._set_state(State.LIVE)
         if self._stopping.is_set():
@@ -182,13 +181,13 @@ class StreamLoop:
         self._frames_in += 1
         lane = None
         try:
-            obj = protocol.decode(data)
+            obj = model.decode(data)
             kind = obj.get("type")
             lane = self._lanes.get(kind) if type(kind) is str else None
             if lane is None:
                 self._on_other(obj, kind, data)
                 return
-            row = protocol.flatten(obj, data)[1]
+            row = model.flatten(obj, data)[1]
             if not self._resume.accept(lane.name, row[0], row[1]):
                 return
             lane.append(row)
@@ -215,7 +214,7 @@ class StreamLoop:
             self.counters.ignored += 1  # forward compatibility: a newer server's addition
         else:
             try:
-                protocol.parse(obj)
+                model.parse(obj)
             except InvalidMessage as exc:
                 self._reject(data, exc.reason, OTHER)
                 return
@@ -230,7 +229,7 @@ class StreamLoop:
         if kind == MessageType.PING:
             conn = self._conn
             if conn is not None:
-                conn.send(protocol.pong())
+                conn.send(model.pong())
         elif kind == MessageType.ERROR:
             code, message = obj["data"]["code"], obj["data"]["message"]
             self._last_error = f"server error {code}: {message}"
@@ -295,7 +294,7 @@ class StreamLoop:
             self._seen, self._quiet_since, self._ping_sent = self._frames_in, now, 0.0
         elif not self._ping_sent:
             if now - self._quiet_since >= self._ping_interval and self._conn is not None:
-                self._conn.send(protocol.ping())
+                self._conn.send(model.ping())
                 self._ping_sent = now
         elif now - self._ping_sent >= self._ping_timeout:
             return Failure(Ending(Outcome.NETWORK),
@@ -315,14 +314,14 @@ class StreamLoop:
             self._channels = (*self._channels, channel)
             conn = self._conn
         if conn is not None:
-            conn.send(protocol.subscribe(channel))
+            conn.send(model.subscribe(channel))
 
     def unsubscribe(self, channel: Channel) -> None:
         with self._lock:
             self._channels = tuple(c for c in self._channels if c != channel)
             conn = self._conn
         if conn is not None:
-            conn.send(protocol.unsubscribe(channel))
+            conn.send(model.unsubscribe(channel))
 
     def open_recording(self) -> None:
         if self._record_to is not None:

@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import websocket
 
-from .client_wire import BINARY, CLOSE, PING, TEXT, FrameReader
-from .exceptions import ConnectionFailed
-from .reconnect import Ending, Outcome
+from ..exceptions import ConnectionFailed
+from ..model import BINARY, CLOSE, PING, TEXT, FrameReader
+from ._reconnect import Ending, Outcome
 
 __all__ = ["Connection", "Failure", "open_connection", "redact", "split_token", "with_token"]
 

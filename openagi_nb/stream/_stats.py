@@ -16,8 +16,8 @@ from typing import Final
 
 import pandas as pd
 
-from .exceptions import truncate
-from .schema import CHANNELS
+from ..exceptions import truncate
+from ..model import CHANNELS
 
 __all__ = ["Counters", "Rejects", "State", "StreamStats"]
 

@@ -30,11 +30,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import bulk
-from .bulk import decode_block
-from .exceptions import CaptureError, InvalidMessage
-from .protocol import decode, flatten, parse
-from .schema import CHANNEL_OF_TYPE, CHANNELS, Channel, columns, conform, empty_frame, to_frame
+from ..exceptions import CaptureError, InvalidMessage
+from ..model import (
+    CHANNEL_OF_TYPE,
+    CHANNELS,
+    Channel,
+    columns,
+    conform,
+    decode,
+    empty_frame,
+    flatten,
+    parse,
+    to_frame,
+)
+from . import _bulk
+from ._bulk import decode_block
 
 __all__ = ["Capture", "CaptureWriter", "convert", "iter_lines", "load_capture"]
 
@@ -182,7 +192,7 @@ def _joined(parts: list[pa.Table | pd.DataFrame], channel: Channel) -> pd.DataFr
             run.append(part)
             continue
         if run:
-            frames.append(bulk.to_frame(run, channel))
+            frames.append(_bulk.to_frame(run, channel))
             run = []
         if part is not None:
             frames.append(part)

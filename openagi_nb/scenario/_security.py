@@ -13,8 +13,8 @@ import random
 from collections import Counter
 from typing import Final
 
-from ..schema import Channel
-from .scenario_plan import Incident, Plan, Sink, rng_for
+from ..model import Channel
+from ._plan import Incident, Plan, Sink, rng_for
 
 __all__ = ["security_events"]
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..schema import PHASES, Channel
-from .scenario_plan import Incident, Plan, Sink, rng_for
+from ..model import PHASES, Channel
+from ._plan import Incident, Plan, Sink, rng_for
 
 __all__ = ["consensus_events"]
 

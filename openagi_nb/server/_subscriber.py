@@ -18,14 +18,13 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Final, Protocol
 
-from .. import protocol
-from ..protocol import ErrorCode
-from ..schema import CHANNELS, Channel
-from .replay import CHANNEL_INDEX
-from .wire import text_frame
+from .. import model
+from ..model import CHANNELS, Channel, ErrorCode
+from ._replay import CHANNEL_INDEX
+from ._wire import text_frame
 
 if TYPE_CHECKING:
-    from .hub import Hub
+    from ._hub import Hub
 
 __all__ = ["NEVER", "Sink", "Subscriber"]
 
@@ -92,7 +91,7 @@ class Subscriber:
         ring, c = self.hub.ring, CHANNEL_INDEX[channel]
         if not self.subscribed and not self._resending:
             self.cursor = ring.head  # nothing owed from before the first subscription
-        self.reply(protocol.subscribed(channel, ring.head))
+        self.reply(model.subscribed(channel, ring.head))
         if since is None:
             if self.starts[c] == NEVER:
                 self.starts[c] = ring.head
@@ -106,12 +105,12 @@ class Subscriber:
         c = CHANNEL_INDEX[channel]
         self.starts[c] = NEVER
         self._resend[c] = NEVER
-        self.reply(protocol.unsubscribed(channel))
+        self.reply(model.unsubscribed(channel))
 
     def _resume(self, channel: Channel, since: int) -> None:
         ring, c = self.hub.ring, CHANNEL_INDEX[channel]
         if ring.evicted[c] > since:
-            self.reply(protocol.error(
+            self.reply(model.error(
                 ErrorCode.HISTORY_TRUNCATED,
                 f"{channel.value} messages after seq {since} up to seq {ring.evicted[c]} are "
                 f"no longer retained; resending from seq {ring.oldest + 1}",
@@ -143,7 +142,7 @@ class Subscriber:
         self.wake.set()
         # The replies already owed go first: every refused input still gets its error.
         pending, self._outbox = self._outbox, []
-        pending.append(text_frame(protocol.error(error_code, message).encode()))
+        pending.append(text_frame(model.error(error_code, message).encode()))
         try:
             self.sink.write(b"".join(pending))
         except ConnectionError:
@@ -206,7 +205,7 @@ class Subscriber:
     def _collect_resend(self, out: list[bytes]) -> None:
         ring, at = self.hub.ring, self._resend_at
         if at < ring.oldest:  # the ring moved on while we were resending
-            out.append(text_frame(protocol.error(
+            out.append(text_frame(model.error(
                 ErrorCode.HISTORY_TRUNCATED,
                 f"messages after seq {at} up to seq {ring.oldest} are no longer retained",
             ).encode()))

@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING, Final, Literal
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
-from .. import protocol
+from .. import model
 from ..exceptions import AuthenticationFailed, InvalidMessage
-from ..protocol import ErrorCode
-from ..schema import Channel, MessageType
-from .limits import ControlRate, Verdict
-from .subscriber import Subscriber
+from ..model import Channel, ErrorCode, MessageType
+from ._limits import ControlRate, Verdict
+from ._subscriber import Subscriber
 
 if TYPE_CHECKING:
-    from .app import ReplayServer
+    from ._app import ReplayServer
 
 __all__ = ["HARD_FRAME_LIMIT", "SERVER", "websocket_handler"]
 
@@ -213,13 +212,13 @@ class _Connection:
                          f"{self.server.options.max_frame}")
             return
         try:
-            message = protocol.parse(raw)
+            message = model.parse(raw)
         except InvalidMessage as exc:
             self._refuse(exc.code, exc.reason)
             return
         self._dispatch(message)
 
-    def _dispatch(self, message: protocol.Message) -> None:
+    def _dispatch(self, message: model.Message) -> None:
         kind = message["type"]
         # parse() has checked channel (a known channel) and since (None or an int >= 0).
         if kind == MessageType.SUBSCRIBE:
@@ -229,14 +228,14 @@ class _Connection:
         elif kind == MessageType.UNSUBSCRIBE:
             self.sub.unsubscribe(Channel(str(message.get("channel"))))
         elif kind == MessageType.PING:
-            self.sub.reply(protocol.pong())
+            self.sub.reply(model.pong())
         else:
             self._refuse(ErrorCode.UNKNOWN_TYPE, f"message type {kind!r} is not accepted from "
                          "clients; send subscribe, unsubscribe or ping")
 
     def _refuse(self, code: str, message: str) -> None:
         self.refused += 1
-        self.sub.reply(protocol.error(code, message))
+        self.sub.reply(model.error(code, message))
 
     def _too_fast(self, verdict: Verdict) -> None:
         self.refused += 1
@@ -244,4 +243,4 @@ class _Connection:
         if verdict is Verdict.CLOSE:
             self.sub.kick(1008, ErrorCode.RATE_LIMITED, f"{limit}, still: closing")
         else:
-            self.sub.reply(protocol.error(ErrorCode.RATE_LIMITED, f"{limit}: message refused"))
+            self.sub.reply(model.error(ErrorCode.RATE_LIMITED, f"{limit}: message refused"))

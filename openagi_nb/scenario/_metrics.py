@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
-from ..schema import Channel
-from .scenario_plan import Incident, Plan, Sink, Spike, rng_for
+from ..model import Channel
+from ._plan import Incident, Plan, Sink, Spike, rng_for
 
 __all__ = ["SAMPLE_EVERY", "SPECS", "MetricSpec", "metric_events"]
 

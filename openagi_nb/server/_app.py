@@ -33,10 +33,10 @@ from aiohttp import web
 
 from ..auth import Claims, issue_token, resolve_secret, verify_token
 from ..exceptions import ServerConfigError
-from .hub import Hub
-from .options import ServeOptions
-from .replay import Replay, load_replay
-from .session import GOING_AWAY, SERVER, _Connection, websocket_handler
+from ._hub import Hub
+from ._options import ServeOptions
+from ._replay import Replay, load_replay
+from ._session import GOING_AWAY, SERVER, _Connection, websocket_handler
 
 __all__ = ["ReplayServer", "serve"]
 

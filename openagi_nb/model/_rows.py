@@ -14,8 +14,8 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from .exceptions import ErrorCode, InvalidMessage
-from .schema import CATALOGUE, CHANNEL_OF_TYPE, Channel, Field, Kind, column_name, columns
+from ..exceptions import ErrorCode, InvalidMessage
+from ._schema import CATALOGUE, CHANNEL_OF_TYPE, Channel, Field, Kind, column_name, columns
 
 __all__ = ["Row", "bad_field", "flatten", "format_timestamp", "is_int", "parse_timestamp"]
 

@@ -24,13 +24,20 @@ from datetime import UTC, datetime
 from typing import Final
 
 from ..capture import CaptureWriter, StrPath
-from ..protocol import DataMessage, data_message, encode, format_timestamp
-from ..schema import CATALOGUE, CHANNEL_OF_TYPE, CHANNELS
-from .scenario_consensus import consensus_events
-from .scenario_metrics import SPECS, metric_events
-from .scenario_network import network_events
-from .scenario_plan import MIN_DURATION, MIN_NODES, Incident, Sink, make_plan
-from .scenario_security import security_events
+from ..model import (
+    CATALOGUE,
+    CHANNEL_OF_TYPE,
+    CHANNELS,
+    DataMessage,
+    data_message,
+    encode,
+    format_timestamp,
+)
+from ._consensus import consensus_events
+from ._metrics import SPECS, metric_events
+from ._network import network_events
+from ._plan import MIN_DURATION, MIN_NODES, Incident, Sink, make_plan
+from ._security import security_events
 
 __all__ = [
     "DEFAULT_START", "MIN_DURATION", "MIN_NODES", "Incident", "Scenario", "counts_markdown",

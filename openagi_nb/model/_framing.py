@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from .exceptions import ConnectionFailed
+from ..exceptions import ConnectionFailed
 
 __all__ = ["BINARY", "CLOSE", "CONTINUATION", "FrameReader", "PING", "PONG", "TEXT"]
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from .schema import (
+from ..model import (
     CATALOGUE,
     TYPE_OF_CHANNEL,
     Channel,

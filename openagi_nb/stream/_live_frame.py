@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .durations import positive
-from .schema import Channel, Column, Kind, columns
+from ..durations import positive
+from ..model import Channel, Column, Kind, columns
 
 __all__ = ["LiveFrame", "Window"]
 

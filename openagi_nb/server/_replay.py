@@ -24,8 +24,7 @@ import orjson
 
 from ..capture import StrPath, iter_lines
 from ..exceptions import InvalidMessage
-from ..protocol import decode, flatten, parse_timestamp
-from ..schema import CHANNELS
+from ..model import CHANNELS, decode, flatten, parse_timestamp
 
 __all__ = ["CHANNEL_INDEX", "Replay", "SecondsFormatter", "frames", "load_replay"]
 

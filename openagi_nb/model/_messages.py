@@ -20,9 +20,9 @@ from typing import Any, Final, Literal, NotRequired, TypedDict
 
 import orjson
 
-from .exceptions import ErrorCode, InvalidMessage
-from .rows import Row, bad_field, flatten, format_timestamp, is_int, parse_timestamp
-from .schema import CHANNEL_OF_TYPE, TYPE_OF_CHANNEL, Channel, MessageType
+from ..exceptions import ErrorCode, InvalidMessage
+from ._rows import Row, bad_field, flatten, format_timestamp, is_int, parse_timestamp
+from ._schema import CHANNEL_OF_TYPE, TYPE_OF_CHANNEL, Channel, MessageType
 
 __all__ = [
     "ControlMessage",

@@ -15,7 +15,7 @@ from typing import Final
 
 import pandas as pd
 
-from .schema import CHANNELS, Channel
+from ..model import CHANNELS, Channel
 
 __all__ = ["Gap", "Resume"]
 

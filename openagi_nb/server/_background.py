@@ -17,9 +17,9 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ..auth import issue_token
-from .app import ReplayServer
-from .options import ServeOptions
-from .replay import Replay
+from ._app import ReplayServer
+from ._options import ServeOptions
+from ._replay import Replay
 
 __all__ = ["BackgroundServer"]
 

@@ -20,10 +20,15 @@ if TYPE_CHECKING:
         CaptureError,
         ConnectionFailed,
         InvalidMessage,
+        InvalidToken,
         OpenAGIError,
+        ProtocolError,
+        ScenarioError,
         ServerConfigError,
         StreamError,
         StreamTimeout,
+        TokenRefused,
+        TokenRequestFailed,
     )
     from .model import Channel, MessageType, Severity
     from .stream import EventStream, Gap, LiveFrame, State, StreamStats
@@ -31,8 +36,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _EXCEPTIONS: Final = (
-    "AuthenticationFailed", "CaptureError", "ConnectionFailed", "InvalidMessage", "OpenAGIError",
-    "ServerConfigError", "StreamError", "StreamTimeout",
+    "AuthenticationFailed", "CaptureError", "ConnectionFailed", "InvalidMessage", "InvalidToken",
+    "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "StreamError",
+    "StreamTimeout", "TokenRefused", "TokenRequestFailed",
 )
 _HOMES: Final[dict[str, str]] = {
     "Capture": ".capture", "load_capture": ".capture",
@@ -53,15 +59,20 @@ __all__ = [
     "EventStream",
     "Gap",
     "InvalidMessage",
+    "InvalidToken",
     "LiveFrame",
     "MessageType",
     "OpenAGIError",
+    "ProtocolError",
+    "ScenarioError",
     "ServerConfigError",
     "Severity",
     "State",
     "StreamError",
     "StreamStats",
     "StreamTimeout",
+    "TokenRefused",
+    "TokenRequestFailed",
     "__version__",
     "analysis",
     "fetch_token",

@@ -9,9 +9,14 @@ call (websocket-client, aiohttp, PyJWT, pyarrow) are translated where we call th
     ├── CaptureError          (also OSError)     a capture that cannot be read or written
     ├── StreamError                              the live stream
     │   ├── ConnectionFailed                     could not connect, or gave up reconnecting
+    │   │   ├── ProtocolError                    the server broke RFC 6455 or the API's protocol
+    │   │   └── TokenRequestFailed               the token endpoint failed or gave no token
+    │   │       └── TokenRefused  (also AuthenticationFailed)  ... with HTTP 4xx
     │   ├── AuthenticationFailed                 the server refused the token
     │   └── StreamTimeout     (also TimeoutError) wait_for ran out of time
-    └── ServerConfigError     (also ValueError)  the replay server was configured wrongly
+    ├── InvalidToken          (also ValueError)  the server's check of a token failed
+    ├── ServerConfigError     (also ValueError)  the replay server was configured wrongly
+    └── ScenarioError         (also ValueError)  the scenario generator was asked the impossible
 
 Messages are lower-case fragments that name the bad value (``unknown channel 'nope_events'``) and
 never contain a token.
@@ -27,10 +32,15 @@ __all__ = [
     "ConnectionFailed",
     "ErrorCode",
     "InvalidMessage",
+    "InvalidToken",
     "OpenAGIError",
+    "ProtocolError",
+    "ScenarioError",
     "ServerConfigError",
     "StreamError",
     "StreamTimeout",
+    "TokenRefused",
+    "TokenRequestFailed",
 ]
 
 RAW_LIMIT = 1024
@@ -99,13 +109,44 @@ class ConnectionFailed(StreamError):
     """The stream could not connect, or gave up reconnecting."""
 
 
+class ProtocolError(ConnectionFailed):
+    """The server broke the WebSocket framing (RFC 6455) or the API's protocol: the connection
+    cannot go on (the stream reconnects)."""
+
+
 class AuthenticationFailed(StreamError):
     """The server refused the token (HTTP 401 at the handshake, or close code 4001)."""
+
+
+class TokenRequestFailed(ConnectionFailed):
+    """``POST /api/v1/auth/token`` could not be reached, failed, or answered without a token.
+
+    Attributes:
+        status: the HTTP status of the answer (None when none came).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TokenRefused(TokenRequestFailed, AuthenticationFailed):
+    """The token endpoint refused to issue a token (HTTP 4xx): asking again will not help."""
 
 
 class StreamTimeout(StreamError, TimeoutError):
     """``EventStream.wait_for`` ran out of time; the message says what the stream was doing."""
 
 
+class InvalidToken(OpenAGIError, ValueError):
+    """A token the replay server does not accept: missing, malformed, forged, of another
+    algorithm, or expired. The message is fit for an HTTP 401 body and never holds the token."""
+
+
 class ServerConfigError(OpenAGIError, ValueError):
     """The replay server was given options it cannot run with."""
+
+
+class ScenarioError(OpenAGIError, ValueError):
+    """The scenario generator was given arguments it cannot generate from (too few nodes, too
+    short a duration...)."""

@@ -4,7 +4,20 @@ Everything here is pure: no sockets, threads or files. The stream, the server, t
 loaders and the scenario generator all stand on it, and it imports none of them.
 """
 
-from ._framing import BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT, FrameReader
+from ._framing import (
+    BINARY,
+    CLOSE,
+    CONTINUATION,
+    MAX_MESSAGE,
+    PING,
+    PONG,
+    TEXT,
+    FrameParser,
+    build_frame,
+    close_payload,
+    parse_close,
+    text_frame,
+)
 from ._messages import (
     ControlMessage,
     DataMessage,
@@ -61,8 +74,9 @@ __all__ = [
     "ErrorCode",
     "ErrorMessage",
     "Field",
-    "FrameReader",
+    "FrameParser",
     "Kind",
+    "MAX_MESSAGE",
     "Message",
     "MessageType",
     "PHASES",
@@ -74,6 +88,8 @@ __all__ = [
     "Severity",
     "TEXT",
     "TYPE_OF_CHANNEL",
+    "build_frame",
+    "close_payload",
     "column_name",
     "columns",
     "conform",
@@ -87,11 +103,13 @@ __all__ = [
     "format_timestamp",
     "message_type",
     "parse",
+    "parse_close",
     "parse_timestamp",
     "ping",
     "pong",
     "subscribe",
     "subscribed",
+    "text_frame",
     "to_frame",
     "unsubscribe",
     "unsubscribed",

@@ -13,7 +13,6 @@ encode. The templates of a capture take about the size of the capture (one blob,
 from __future__ import annotations
 
 import re
-import struct
 from array import array
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ import orjson
 
 from ..capture import StrPath, iter_lines
 from ..exceptions import InvalidMessage
-from ..model import CHANNELS, decode, flatten, parse_timestamp
+from ..model import CHANNELS, decode, flatten, parse_timestamp, text_frame
 
 __all__ = ["CHANNEL_INDEX", "Replay", "SecondsFormatter", "frames", "load_replay"]
 
@@ -105,7 +104,7 @@ def frames(
     bounds, blob, seconds = replay._bounds, replay._blob, replay._seconds
     parts, first, stamps_n, fallback = replay._parts, replay._first, replay._stamps_n, (
         replay._fallback)
-    short, medium, long_ = _HEAD7, _HEAD16, _HEAD64
+    frame = text_frame
     out = []
     for i in range(index, index + count):
         if fallback and i in fallback:
@@ -120,21 +119,9 @@ def frames(
                 pieces.append(blob[bounds[k]:bounds[k + 1]])
             pieces.append(b',"seq":%d}' % seq)
             payload = b"".join(pieces)
-        size = len(payload)
-        # RFC 6455 section 5.2: FIN + text opcode, unmasked, 7/16/64-bit payload length.
-        if size < 126:
-            out.append(short(0x81, size) + payload)
-        elif size < 65536:
-            out.append(medium(0x81, 126, size) + payload)
-        else:
-            out.append(long_(0x81, 127, size) + payload)
+        out.append(frame(payload))
         seq += 1
     return out
-
-
-_HEAD7: Final = struct.Struct("!BB").pack
-_HEAD16: Final = struct.Struct("!BBH").pack
-_HEAD64: Final = struct.Struct("!BBQ").pack
 
 
 def load_replay(path: StrPath) -> Replay:

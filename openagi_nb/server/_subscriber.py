@@ -19,9 +19,8 @@ import sys
 from typing import TYPE_CHECKING, Final, Protocol
 
 from .. import model
-from ..model import CHANNELS, Channel, ErrorCode
+from ..model import CHANNELS, Channel, ErrorCode, text_frame
 from ._replay import CHANNEL_INDEX
-from ._wire import text_frame
 
 if TYPE_CHECKING:
     from ._hub import Hub

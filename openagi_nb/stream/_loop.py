@@ -1,7 +1,11 @@
-"""The stream's thread: connect, subscribe, receive, reconnect; and the message hot path.
+"""The stream's thread: connections until stopped, and the delivery of what they bring.
 
-:class:`StreamLoop` holds everything :class:`~.client.EventStream` delegates to. ``run`` is the
-thread's body; every other public method is safe to call from other threads.
+:class:`StreamLoop` holds everything :class:`~._stream.EventStream` delegates to. ``run`` is the
+thread's body: it opens connections (:func:`~._transport.dial`), moves bytes between the socket
+and the sans-I/O :class:`~._session.ClientSession`, and delivers the session's events to the
+live frames, the recording, the listeners and the counters. When a connection ends it does what
+the reconnect policy (:mod:`._reconnect`) says. Every other public method is safe to call from
+other threads.
 """
 
 from __future__ import annotations
@@ -16,20 +20,15 @@ from typing import Any, Final
 
 import pandas as pd
 
-from .. import model
 from ..capture import CaptureWriter
-from ..exceptions import (
-    AuthenticationFailed,
-    ConnectionFailed,
-    InvalidMessage,
-    StreamError,
-)
-from ..model import CHANNEL_OF_TYPE, Channel, ErrorCode, MessageType
-from ._connection import Connection, Failure, open_connection, scrub
+from ..exceptions import AuthenticationFailed, ConnectionFailed, StreamError
+from ..model import Channel
 from ._live_frame import LiveFrame
-from ._reconnect import Action, Ending, Outcome, backoff, decide, is_auth_refusal
-from ._resume import Gap, Resume
-from ._stats import OTHER, Counters, Rejects, State, StreamStats
+from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
+from ._resume import Gap
+from ._session import ClientSession, Event, Rejected, Reply
+from ._stats import Counters, Rejects, State, StreamStats
+from ._transport import Transport, dial, scrub
 
 __all__ = ["StreamLoop"]
 
@@ -37,23 +36,10 @@ log = logging.getLogger("openagi_nb.client")
 
 Listener = Callable[[dict[str, Any]], object]
 NEVER: Final = 1 << 62
-_KNOWN: Final = frozenset(MessageType)
-_STOPPED: Final = Failure(Ending(Outcome.STOPPED), "stopped")
-
-
-class _Lane:
-    """What the hot path needs of one channel, found with one lookup of the message's type (a
-    plain ``str`` key: hashing a ``Channel`` member costs a Python call)."""
-
-    __slots__ = ("append", "name")
-
-    def __init__(self, name: str, append: Callable[[tuple[Any, ...]], None]) -> None:
-        self.name = name
-        self.append = append
 
 
 class StreamLoop:
-    """The state and thread body of one :class:`~.client.EventStream`."""
+    """The state and thread body of one :class:`~._stream.EventStream`."""
 
     def __init__(
         self, url: str, token: str | None, token_provider: Callable[[], str] | None,
@@ -64,35 +50,29 @@ class StreamLoop:
         self.url = url
         self._token = token
         self._provider = token_provider
-        self._channels = channels
-        self._frames = frames
-        self._lanes = {k: _Lane(c.value, frames[c].append) for k, c in CHANNEL_OF_TYPE.items()}
+        self._appends = {c.value: f.append for c, f in frames.items()}
         self._record_to = record_to
         self._writer: CaptureWriter | None = None
-        self._ping_interval, self._ping_timeout = ping
         self._connect_timeout, self._sslopt = connect_timeout, sslopt
         self.listeners: dict[str, list[Listener]] = {}
         self.counters = Counters()
         self._rejects = Rejects()
-        self._resume = Resume()
-        self._live_from: set[str] = set()  # channels subscribed without since, not yet acked
+        self._session = ClientSession(channels, ping_interval=ping[0], ping_timeout=ping[1])
         self._state = State.NEW
         self._last_error: str | None = None
         self._error: StreamError | None = None
-        self._lock = threading.Lock()  # channels and the current connection
+        self._lock = threading.Lock()  # the session and the current transport
         self._cond = threading.Condition()
         self._wake_at = NEVER
         self._stopping = threading.Event()
-        self._conn: Connection | None = None
+        self._transport: Transport | None = None
         self._auth_refusals = 0
         self._opened = 0  # connections opened
-        self._frames_in = 0  # every frame, control ones too: liveness for the ping
-        self._seen, self._quiet_since, self._ping_sent = 0, time.monotonic(), 0.0
 
     # --- the thread ----------------------------------------------------------------------
 
     def run(self) -> None:
-        """The thread's body: sessions until stopped or given up."""
+        """The thread's body: connections until stopped or given up."""
         try:
             self._run()
         except Exception as exc:  # a bug of ours: say so where the user looks, do not vanish
@@ -106,7 +86,7 @@ class StreamLoop:
         delays = backoff()
         while not self._stopping.is_set():
             before = self.counters.total
-            failure = self._session()
+            failure = self._connection()
             if self._stopping.is_set():
                 break
             self._last_error = failure.message
@@ -136,124 +116,124 @@ class StreamLoop:
         self._error = kind(f"{failure.message} ({self.url})")
         self._set_state(State.FAILED)
 
-    def _session(self) -> Failure:
+    def _connection(self) -> Failure:
         """Open one connection, subscribe, read until it ends; return how it ended."""
         if self._token is None and self._provider is not None:
             try:
                 self._token = self._provider()
             except Exception as exc:  # any failure of user code is a reason to retry
                 return Failure(Ending(Outcome.NETWORK), f"token_provider failed: {exc}")
-        conn = open_connection(self.url, self._token, timeout=self._connect_timeout,
-                               sslopt=self._sslopt)
-        if isinstance(conn, Failure):
-            return conn
+        transport = dial(self.url, self._token, timeout=self._connect_timeout,
+                         sslopt=self._sslopt)
+        if isinstance(transport, Failure):
+            return transport
+        with self._lock:
+            self._transport = transport
+            self._session.connection_made(time.monotonic())
         try:
-            self._connected(conn)
-            failure = conn.run(self._on_text, self._on_binary, self._on_tick)
+            self._connected()
+            failure = self._read(transport)
         finally:
             with self._lock:
-                self._conn = None
-            conn.shutdown()
-        self._resume.disconnected(self.channels)
+                self._transport = None
+                self._session.connection_lost()
+            transport.close()
         self._emit({"type": "disconnected", "url": self.url, "reason": failure.message})
         return failure
 
-    def _connected(self, conn: Connection) -> None:
+    def _connected(self) -> None:
         self._auth_refusals = 0
         self._opened += 1
         if self._opened > 1:
             self.counters.reconnects += 1
-        with self._lock:
-            self._conn = conn
-            channels = self._channels
-        asked = {c: self._resume.since(c) for c in channels}
-        self._live_from = {c.value for c, since in asked.items() if since is None}
-        conn.send_all([model.subscribe(c, since) for c, since in asked.items()])
-        self._seen, self._quiet_since, self._ping_sent = -1, time.monotonic(), 0.0
         self._set_state(State.LIVE)
-        if self._stopping.is_set():
-            conn.close()
         self._emit({"type": "connected", "url": self.url})
 
-    # --- the hot path --------------------------------------------------------------------
+    def _read(self, transport: Transport) -> Failure:
+        """Move bytes between the socket and the session until the session ends."""
+        session = self._session
+        while True:
+            try:
+                data = self._exchange(transport)
+            except OSError as exc:
+                reason = str(exc) or type(exc).__name__
+                return Failure(Ending(Outcome.NETWORK),
+                               scrub(f"connection lost: {reason}", self._token))
+            now = time.monotonic()
+            with self._lock:
+                if data is None:
+                    session.tick(now)
+                    events: list[Event] = []
+                elif data:
+                    events = session.receive_data(data, now)
+                else:
+                    session.receive_eof()
+                    events = []
+                if self._stopping.is_set():
+                    session.close()
+                ending = session.ending
+            if events:
+                self._deliver(events)
+            self._housekeeping(now)
+            if ending is not None:
+                self._flush(transport)
+                return ending
 
-    def _on_text(self, data: bytes) -> None:
-        self._frames_in += 1
-        lane = None
-        try:
-            obj = model.decode(data)
-            kind = obj.get("type")
-            lane = self._lanes.get(kind) if type(kind) is str else None
-            if lane is None:
-                self._on_other(obj, kind, data)
-                return
-            row = model.flatten(obj, data)[1]
-            if not self._resume.accept(lane.name, row[0], row[1]):
-                return
-            lane.append(row)
-        except InvalidMessage as exc:
-            self._reject(data, exc.reason, lane.name if lane else OTHER)
-            return
-        except Exception as exc:  # a bug of ours must not end the stream: keep the message
-            log.exception("%s: cannot handle a message", self.url)
-            self._reject(data, f"internal error: {exc!r}", OTHER)
-            return
+    def _exchange(self, transport: Transport) -> bytes | None:
+        """Send what the session has to say, then read what came (None: nothing yet)."""
+        self._flush(transport)
+        return transport.recv()
+
+    def _flush(self, transport: Transport) -> None:
+        with self._lock:
+            out = self._session.data_to_send()
+        if out:
+            transport.send(out)
+
+    def _housekeeping(self, now: float) -> None:
+        self.counters.sample(now)
         if self._writer is not None:
-            self._record(data)
-        if self.listeners:
-            self._dispatch(obj, obj["type"], obj["event"])
-        counters = self.counters  # counted last: wait_for(n) returns once n are fully handled
-        counters.received[lane.name] += 1
-        counters.total += 1
+            self._writer.flush_if_due()
+
+    # --- delivery: the hot path ----------------------------------------------------------
+
+    def _deliver(self, events: list[Event]) -> None:
+        """Hand each event to the frames, the recording and the listeners, in order."""
+        appends, writer, listeners = self._appends, self._writer, self.listeners
+        counters = self.counters
+        received = counters.received
+        for event in events:
+            if type(event) is tuple:
+                channel, row, raw, obj = event
+                appends[channel](row)
+                if writer is not None:
+                    self._record(raw)
+                if listeners:
+                    self._dispatch(obj, obj["type"], obj["event"])
+                received[channel] += 1
+                counters.total += 1  # counted last: wait_for(n) returns once n are handled
+            elif type(event) is Reply:
+                self._reply(event)
+            elif type(event) is Rejected:
+                self._reject(event)
         if counters.total >= self._wake_at:
             self._notify()
 
-    def _on_other(self, obj: dict[str, Any], kind: Any, data: bytes) -> None:
-        """Control messages, replies, and types this version does not know."""
-        if type(kind) is str and kind not in _KNOWN:
-            self.counters.ignored += 1  # forward compatibility: a newer server's addition
-        else:
-            try:
-                model.parse(obj)
-            except InvalidMessage as exc:
-                self._reject(data, exc.reason, OTHER)
-                return
-            self._control(obj)
-        if self._writer is not None:
-            self._record(data)
-        if self.listeners and type(kind) is str:
-            self._dispatch(obj, kind, None)
-
-    def _control(self, obj: dict[str, Any]) -> None:
-        kind = obj["type"]
-        if kind == MessageType.PING:
-            conn = self._conn
-            if conn is not None:
-                conn.send(model.pong())
-        elif kind == MessageType.ERROR:
-            code, message = obj["data"]["code"], obj["data"]["message"]
-            self._last_error = f"server error {code}: {message}"
+    def _reply(self, reply: Reply) -> None:
+        if reply.kind == "error":
+            self._last_error = self._session.last_error
             log.info("%s: %s", self.url, self._last_error)
-            if code == ErrorCode.HISTORY_TRUNCATED:
-                named = tuple(c for c in self.channels if message.startswith(c.value))
-                self._resume.truncated(named or self.channels)
-        elif kind == MessageType.SUBSCRIBED:
-            channel, seq = obj.get("channel"), obj.get("seq")
-            if channel in self._live_from and type(seq) is int:
-                self._live_from.discard(channel)
-                self._resume.subscribed(channel, seq)
+        if self._writer is not None:
+            self._record(reply.raw)
+        if self.listeners:
+            self._dispatch(reply.message, reply.kind, None)
 
-    def _on_binary(self, data: bytes) -> None:
-        self._frames_in += 1
-        reason = f"binary frame of {len(data)} bytes (the API sends text)"
-        self._reject(data, reason, OTHER, record=False)
-
-    def _reject(self, data: bytes, reason: str, channel: str, *, record: bool = True) -> None:
-        self._rejects.add(data, reason)
-        rejected = self.counters.rejected
-        rejected[channel] = rejected.get(channel, 0) + 1
-        if record and self._writer is not None:
-            self._record(data)
+    def _reject(self, rejected: Rejected) -> None:
+        self._rejects.add(rejected.raw, rejected.reason)
+        counts = self.counters.rejected
+        counts[rejected.channel] = counts.get(rejected.channel, 0) + 1
+        if rejected.record and self._writer is not None:
+            self._record(rejected.raw)
 
     def _record(self, data: bytes) -> None:
         writer = self._writer
@@ -282,63 +262,35 @@ class StreamLoop:
         if self.listeners:
             self._dispatch(event, event["type"], None)
 
-    def _on_tick(self) -> Failure | None:
-        """Every :data:`~.client_conn.TICK` when idle, every 1024 frames when busy."""
-        if self._stopping.is_set():
-            return _STOPPED
-        now = time.monotonic()
-        self.counters.sample(now)
-        if self._writer is not None:
-            self._writer.flush_if_due()
-        if self._frames_in != self._seen:
-            self._seen, self._quiet_since, self._ping_sent = self._frames_in, now, 0.0
-        elif not self._ping_sent:
-            if now - self._quiet_since >= self._ping_interval and self._conn is not None:
-                self._conn.send(model.ping())
-                self._ping_sent = now
-        elif now - self._ping_sent >= self._ping_timeout:
-            return Failure(Ending(Outcome.NETWORK),
-                           f"no message or pong within {self._ping_timeout:g}s of a ping")
-        return None
-
     # --- from other threads --------------------------------------------------------------
 
     @property
     def channels(self) -> tuple[Channel, ...]:
-        return self._channels
+        return self._session.channels
 
     def subscribe(self, channel: Channel) -> None:
+        """Subscribe now if connected (sent by the stream's thread within a tick)."""
         with self._lock:
-            if channel in self._channels:
-                return
-            self._channels = (*self._channels, channel)
-            conn = self._conn
-        if conn is not None:
-            conn.send(model.subscribe(channel))
+            self._session.subscribe(channel)
 
     def unsubscribe(self, channel: Channel) -> None:
         with self._lock:
-            self._channels = tuple(c for c in self._channels if c != channel)
-            conn = self._conn
-        if conn is not None:
-            conn.send(model.unsubscribe(channel))
+            self._session.unsubscribe(channel)
 
     def open_recording(self) -> None:
         if self._record_to is not None:
             self._writer = CaptureWriter(self._record_to)
 
     def request_stop(self) -> None:
+        """Ask the thread to close the connection (it does at its next tick at the latest)."""
         self._stopping.set()
-        with self._lock:
-            conn = self._conn
-        if conn is not None:
-            conn.close()
 
     def abort(self) -> None:
+        """Cut the connection now (the server did not answer our close in time)."""
         with self._lock:
-            conn = self._conn
-        if conn is not None:
-            conn.abort()
+            transport = self._transport
+        if transport is not None:
+            transport.abort()
 
     def finish(self) -> None:
         """After the thread ended: close the recording, settle the state, wake waiters."""
@@ -378,14 +330,15 @@ class StreamLoop:
         self._notify()
 
     def stats(self) -> StreamStats:
-        c = self.counters
+        c, session = self.counters, self._session
+        last_error = self._last_error
         return StreamStats(
             state=self._state, received=dict(c.received), rejected=dict(c.rejected),
-            events_per_second=c.rate(time.monotonic()), lag=self._resume.lag(time.time_ns()),
-            reconnects=c.reconnects, gaps=len(self.gap_list()),
-            duplicates=self._resume.duplicates, ignored=c.ignored,
-            callback_errors=c.callback_errors,
-            last_error=scrub(self._last_error, self._token) if self._last_error else None,
+            events_per_second=c.rate(time.monotonic()),
+            lag=session.resume.lag(time.time_ns()), reconnects=c.reconnects,
+            gaps=len(self.gap_list()), duplicates=session.resume.duplicates,
+            ignored=session.ignored, callback_errors=c.callback_errors,
+            last_error=scrub(last_error, self._token) if last_error else None,
             recording=str(self._writer.path) if self._writer is not None else None,
         )
 
@@ -393,5 +346,5 @@ class StreamLoop:
         return self._rejects.frame()
 
     def gap_list(self) -> list[Gap]:
-        return [*self._resume.gaps, *self._resume.pending()]
-
+        resume = self._session.resume
+        return [*resume.gaps, *resume.pending()]

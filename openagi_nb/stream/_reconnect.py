@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["AUTH_ATTEMPTS", "Action", "Ending", "Outcome", "backoff", "decide", "is_auth_refusal"]
+__all__ = [
+    "AUTH_ATTEMPTS", "Action", "Ending", "Failure", "Outcome", "backoff", "decide",
+    "is_auth_refusal",
+]
 
 AUTH_ATTEMPTS: Final = 3
 """Fresh tokens refused in a row before the stream gives up (a provider that keeps handing out
@@ -50,6 +53,15 @@ class Ending:
     outcome: Outcome
     code: int | None = None
     auth_refusals: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a connection could not be opened, or ended: the ending for the policy, and a message
+    for ``last_error`` (never with a token in it)."""
+
+    ending: Ending
+    message: str
 
 
 AUTH_CLOSE: Final = 4001  # DESIGN.md: a token that expires while connected

@@ -24,8 +24,6 @@ __all__ = ["Counters", "Rejects", "State", "StreamStats"]
 RATE_SPAN: Final = 5.0
 """Seconds over which ``events_per_second`` is measured."""
 REJECTS_KEPT: Final = 10_000
-OTHER: Final = "other"
-"""The ``rejected`` key of messages that name no channel (bad JSON, binary frames...)."""
 
 
 class State(StrEnum):

@@ -8,12 +8,14 @@
     stream.wait_for(1000, timeout=10)
     df = stream.frame("monitoring_events")
 
-One thread per stream reads the socket (``client_conn``), decodes and validates every message
-(``protocol``), drops duplicates and tracks what to resume from (``client_resume``), appends rows
-to one :class:`~.frames.LiveFrame` per channel, records raw messages, and calls listeners. When
-the connection ends it reconnects as ``reconnect.decide`` and ``reconnect.backoff`` say, asks
+One thread per stream (``_loop``) moves bytes between the socket (``_transport``) and the
+sans-I/O protocol session (``_session``), which validates every message, drops duplicates,
+answers pings and tracks what to resume from (``_resume``); the thread appends the rows to one
+:class:`~._live_frame.LiveFrame` per channel, records raw messages, and calls listeners. When
+the connection ends it reconnects as ``_reconnect.decide`` and ``_reconnect.backoff`` say, asks
 ``token_provider`` for a fresh token when the server refuses one, and subscribes again with
-``since`` so no event is lost or duplicated. Nothing the server sends can kill that thread.
+``since`` so no event is lost or duplicated (``docs/protocol.md``, Resuming). Nothing the server
+sends can kill that thread.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ import pandas as pd
 
 from ..exceptions import StreamError, StreamTimeout
 from ..model import CHANNELS, Channel
-from ._connection import split_token
 from ._live_frame import LiveFrame, Window
 from ._loop import StreamLoop
 from ._resume import Gap
 from ._stats import State, StreamStats
+from ._transport import split_token
 
 __all__ = ["ALL", "EventStream", "Gap", "State", "StreamStats"]
 
@@ -60,7 +62,9 @@ class EventStream:
         ping_interval: seconds without a message before a ``ping`` is sent.
         ping_timeout: seconds after that ping with still no message before reconnecting.
         connect_timeout: seconds for the TCP connect and the handshake.
-        sslopt: passed to websocket-client for ``wss://`` (``{"ca_certs": path}``...).
+        sslopt: TLS options for ``wss://``, websocket-client's keys: ``{"ca_certs": path}``,
+            ``cert_reqs``, ``check_hostname``, ``certfile``/``keyfile``, or ``{"context":
+            an ssl.SSLContext}``.
     """
 
     def __init__(

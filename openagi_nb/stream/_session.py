@@ -1,0 +1,294 @@
+"""The client's side of the API as a sans-I/O protocol session: bytes and the time in, events to
+deliver and bytes to send out. No sockets, threads or clocks here.
+
+One :class:`ClientSession` lives as long as its stream and spans its connections: what to resume
+from (:class:`~._resume.Resume`) is kept across them. For each connection the transport calls
+
+1. :meth:`~ClientSession.connection_made` once the handshake is done, then sends
+   :meth:`~ClientSession.data_to_send` (the subscribes, with ``since`` when resuming);
+2. :meth:`~ClientSession.receive_data` with every chunk read, and delivers the events it returns:
+   accepted data messages (:data:`Delivery`), other messages (:class:`Reply`), refused ones
+   (:class:`Rejected`); then sends :meth:`~ClientSession.data_to_send` (pongs, the close echo);
+3. :meth:`~ClientSession.tick` every so often, which pings a quiet server and gives up on one
+   that stays quiet;
+4. once :attr:`~ClientSession.ending` is set (the server closed, broke the framing, stopped
+   answering; or :meth:`~ClientSession.close` was answered), sends what is left and drops the
+   connection, then calls :meth:`~ClientSession.connection_lost`.
+
+The wire protocol, our additions (``seq``, ``since``, the ``subscribed`` ack) and what resuming
+requires are in ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .. import model
+from ..exceptions import InvalidMessage, ProtocolError
+from ..model import (
+    BINARY,
+    CHANNEL_OF_TYPE,
+    CLOSE,
+    PING,
+    TEXT,
+    Channel,
+    ErrorCode,
+    FrameParser,
+    MessageType,
+    Row,
+    build_frame,
+    close_payload,
+    parse_close,
+)
+from ._reconnect import Ending, Failure, Outcome
+from ._resume import Resume
+
+__all__ = ["OTHER", "ClientSession", "Delivery", "Event", "Rejected", "Reply"]
+
+log = logging.getLogger("openagi_nb.client")
+
+OTHER: Final = "other"
+"""The ``rejected`` key of messages that name no channel (bad JSON, binary frames...)."""
+NORMAL: Final = 1000
+PROTOCOL_ERROR: Final = 1002
+UNSENDABLE: Final = frozenset({1005, 1006, 1015})
+"""Close codes a peer may report but never send (RFC 6455 section 7.4.1)."""
+_KNOWN: Final = frozenset(MessageType)
+_CHANNEL_NAMES: Final = {kind: c.value for kind, c in CHANNEL_OF_TYPE.items()}
+"""Message type -> channel name: plain strings are the cheapest keys on the hot path."""
+
+Delivery = tuple[str, Row, bytes, dict[str, Any]]
+"""An accepted data message: ``(channel, row, raw bytes, decoded message)``. A plain tuple: it
+is made once per event on the hot path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message that is not data: the server's acks, pongs and errors, and types this version
+    does not know (``known`` False: a newer server's additions, ignored but kept)."""
+
+    kind: str
+    message: dict[str, Any]
+    raw: bytes
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message that failed validation: kept with the reason, counted against ``channel``;
+    ``record`` is False for what is not a message at all (a binary frame)."""
+
+    raw: bytes
+    reason: str
+    channel: str
+    record: bool = True
+
+
+Event = Delivery | Reply | Rejected
+
+
+class ClientSession:
+    """The protocol state of one stream. Not thread-safe: one caller at a time.
+
+    Args:
+        channels: the channels to subscribe to on every connection.
+        ping_interval: seconds without a byte from the server before a ``ping`` is sent.
+        ping_timeout: seconds after that ping with still nothing before giving up.
+        mask_key: the source of the 4-byte keys that mask what a client sends (RFC 6455
+            section 5.3); fixed in tests.
+    """
+
+    def __init__(
+        self, channels: tuple[Channel, ...], *, ping_interval: float = 20.0,
+        ping_timeout: float = 10.0, mask_key: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self.channels = channels
+        self.resume = Resume()
+        self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
+        self.ending: Failure | None = None
+        """Why the current connection must end; None while it goes on."""
+        self.last_error: str | None = None
+        """The newest error the server reported (``error`` messages)."""
+        self.ignored = 0
+        self._mask_key = mask_key
+        self._parser = FrameParser()
+        self._out: list[bytes] = []
+        self._open = False
+        self._closing = False
+        self._live_from: set[str] = set()  # subscribed without since, not yet acked
+        self._heard = 0.0
+        self._ping_sent: float | None = None
+
+    # --- the connection's life ---------------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        """A connection is open (handshake done): subscribe to every channel, each with the
+        ``since`` that resumes it, in one write (:meth:`data_to_send`)."""
+        self._parser = FrameParser()
+        self._out.clear()
+        self.ending = None
+        self._open, self._closing = True, False
+        self._heard, self._ping_sent = now, None
+        asked = {c: self.resume.since(c) for c in self.channels}
+        self._live_from = {c.value for c, since in asked.items() if since is None}
+        for channel, since in asked.items():
+            self._send_text(model.subscribe(channel, since))
+
+    def connection_lost(self) -> None:
+        """The connection is gone (whatever ended it): what cannot be resumed becomes a gap."""
+        self._open = False
+        self.resume.disconnected(self.channels)
+
+    def receive_eof(self) -> None:
+        """The server closed the TCP connection without a closing handshake."""
+        self._end(Outcome.NETWORK, None, "connection lost: connection closed by the peer")
+
+    def close(self, code: int = NORMAL) -> None:
+        """Start the closing handshake (the user stops the stream); the connection ends when the
+        server answers (:attr:`ending` says ``stopped``)."""
+        if self._open and not self._closing:
+            self._closing = True
+            self._send(CLOSE, close_payload(code))
+
+    def subscribe(self, channel: Channel) -> None:
+        """Add ``channel``: subscribed now if connected, on every connection from now on."""
+        if channel in self.channels:
+            return
+        self.channels = (*self.channels, channel)
+        if self._open and not self._closing:
+            self._send_text(model.subscribe(channel))
+
+    def unsubscribe(self, channel: Channel) -> None:
+        """Drop ``channel`` now and on every later connection."""
+        self.channels = tuple(c for c in self.channels if c != channel)
+        if self._open and not self._closing:
+            self._send_text(model.unsubscribe(channel))
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the connection now (frames, masked); empties the queue."""
+        out, self._out = b"".join(self._out), []
+        return out
+
+    def tick(self, now: float) -> None:
+        """Call every so often: pings a quiet server, gives up on one that stays quiet."""
+        if not self._open or self.ending is not None:
+            return
+        if self._ping_sent is None:
+            if now - self._heard >= self.ping_interval:
+                self._send_text(model.ping())
+                self._ping_sent = now
+        elif now - self._ping_sent >= self.ping_timeout:
+            self._end(Outcome.NETWORK, None,
+                      f"no message or pong within {self.ping_timeout:g}s of a ping")
+
+    # --- receiving: the hot path -------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Feed bytes read from the connection; return what they completed, in order."""
+        self._heard, self._ping_sent = now, None
+        parser, events = self._parser, []
+        parser.feed(data)
+        try:
+            while self.ending is None:
+                frame = parser.next()
+                if frame is None:
+                    break
+                opcode, payload = frame
+                if opcode == TEXT:
+                    event = self._text(payload)
+                    if event is not None:
+                        events.append(event)
+                else:
+                    self._frame(opcode, payload, events)
+        except ProtocolError as exc:
+            self._fail(str(exc))
+        return events
+
+    def _text(self, data: bytes) -> Event | None:
+        """A text message: a delivery, a reply, a reject, or None for a duplicate."""
+        channel = None
+        try:
+            obj = model.decode(data)
+            kind = obj.get("type")
+            channel = _CHANNEL_NAMES.get(kind) if type(kind) is str else None
+            if channel is None:
+                return self._other(obj, kind, data)
+            row = model.flatten(obj, data)[1]
+        except InvalidMessage as exc:
+            return Rejected(data, exc.reason, channel or OTHER)
+        except Exception as exc:  # a bug of ours must not end the stream: keep the message
+            log.exception("cannot handle a message")
+            return Rejected(data, f"internal error: {exc!r}", OTHER)
+        if not self.resume.accept(channel, row[0], row[1]):
+            return None
+        return channel, row, data, obj
+
+    def _other(self, obj: dict[str, Any], kind: Any, data: bytes) -> Event:
+        """Control messages, replies, and types this version does not know."""
+        if type(kind) is str and kind not in _KNOWN:
+            self.ignored += 1  # forward compatibility: a newer server's addition
+            return Reply(kind, obj, data, known=False)
+        try:
+            model.parse(obj)
+        except InvalidMessage as exc:
+            return Rejected(data, exc.reason, OTHER)
+        self._control(kind, obj)
+        return Reply(kind, obj, data)
+
+    def _control(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == MessageType.PING:
+            self._send_text(model.pong())
+        elif kind == MessageType.ERROR:
+            code, message = obj["data"]["code"], obj["data"]["message"]
+            self.last_error = f"server error {code}: {message}"
+            if code == ErrorCode.HISTORY_TRUNCATED:
+                named = tuple(c for c in self.channels if message.startswith(c.value))
+                self.resume.truncated(named or self.channels)
+        elif kind == MessageType.SUBSCRIBED:
+            channel, seq = obj.get("channel"), obj.get("seq")
+            if channel in self._live_from and type(seq) is int:
+                self._live_from.discard(channel)
+                self.resume.subscribed(channel, seq)
+
+    def _frame(self, opcode: int, payload: bytes, events: list[Event]) -> None:
+        if opcode == BINARY:
+            reason = f"binary frame of {len(payload)} bytes (the API sends text)"
+            events.append(Rejected(payload, reason, OTHER, record=False))
+        elif opcode == CLOSE:
+            self._closed(payload)
+        elif opcode == PING:
+            self._send(model.PONG, payload)  # RFC 6455 section 5.5.2
+        # a PONG answers nothing we sent (we ping with API messages): nothing to do
+
+    def _closed(self, payload: bytes) -> None:
+        """The server's close frame: answer it (section 5.5.1), echoing its code when it may be
+        sent (section 7.4.1), and end the connection."""
+        code, reason = parse_close(payload)
+        if self._closing:
+            self._end(Outcome.STOPPED, code, "stopped")
+            return
+        sendable = 1000 <= code < 5000 and code not in UNSENDABLE
+        self._send(CLOSE, close_payload(code if sendable else NORMAL))
+        text = f"server closed the connection: {code}" + (f" {reason}" if reason else "")
+        self._end(Outcome.CLOSED, code, text)
+
+    def _fail(self, reason: str) -> None:
+        """Section 7.1.7: fail the connection, telling the server why (1002)."""
+        self._send(CLOSE, close_payload(PROTOCOL_ERROR, "protocol error"))
+        self._end(Outcome.NETWORK, None, f"connection lost: {reason}")
+
+    def _end(self, outcome: Outcome, code: int | None, message: str) -> None:
+        if self.ending is None:
+            self.ending = Failure(Ending(outcome, code), message)
+
+    # --- sending -----------------------------------------------------------------------
+
+    def _send_text(self, text: str) -> None:
+        self._send(TEXT, text.encode())
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        self._out.append(build_frame(opcode, payload, mask=True, mask_key=self._mask_key))

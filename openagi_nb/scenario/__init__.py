@@ -18,9 +18,9 @@ from ._generate import (
 
 __all__ = [
     "DEFAULT_START",
+    "Incident",
     "MIN_DURATION",
     "MIN_NODES",
-    "Incident",
     "Scenario",
     "counts_markdown",
     "generate",

@@ -6,7 +6,7 @@ whole messages out; the replay server's writer frames every message once with
 pong, close) are built masked (section 5.3) by :func:`build_frame`.
 
 Parsing slices frames out of one buffer: about 1 µs a frame, several times cheaper than a reader
-that asks the socket for each header and payload apart (``docs/protocol.md``, Framing).
+that asks the socket for each header and payload apart (``docs/protocol.md`` section 12).
 Everything the peer can get wrong raises :class:`~openagi_nb.exceptions.ProtocolError`.
 """
 

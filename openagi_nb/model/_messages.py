@@ -6,7 +6,7 @@ rows and errors out, so all of it is tested without a network.
 - :func:`decode` turns a frame into a JSON object (orjson, which also validates UTF-8).
 - :func:`parse` validates a whole message of any type and returns it as its ``TypedDict``.
 - :func:`flatten` (from :mod:`.rows`) turns a data message into one row of its channel's
-  declared schema (``schema.columns``); it is the one place that checks data fields, and the hot
+  declared schema (``columns``); it is the one place that checks data fields, and the hot
   path of ingestion, so it does the validation and the flattening in one pass.
 - ``subscribe``, ``unsubscribe``, ``ping``... build the control messages and our replies.
 
@@ -50,7 +50,8 @@ __all__ = [
 
 
 class DataMessage(TypedDict):
-    """A data message as the spec shows it, plus our ``seq`` (absent from other servers)."""
+    """A data message of the published API, plus our ``seq`` (absent from other servers;
+    ``docs/protocol.md`` section 5.3)."""
 
     type: str
     event: str
@@ -200,7 +201,7 @@ def error(code: str, message: str) -> str:
 def data_message(
     channel: str, event: str, data: dict[str, Any], timestamp: str, seq: int | None = None
 ) -> DataMessage:
-    """A data message of ``channel`` in the spec's format (``seq`` only when given)."""
+    """A data message of ``channel`` in the published format (``seq`` only when given)."""
     msg: DataMessage = {
         "type": TYPE_OF_CHANNEL[Channel(channel)], "event": event, "data": data,
         "timestamp": timestamp,

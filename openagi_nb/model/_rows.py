@@ -30,7 +30,7 @@ _NS_MAX: Final = 2**63 - 1
 def flatten(obj: dict[str, Any], raw: str | bytes = "") -> tuple[Channel, Row]:
     """Validate a decoded data message and flatten it into a row of its channel's schema.
 
-    Returns ``(channel, row)``: ``row`` has one value per ``schema.columns(channel)``, ``None``
+    Returns ``(channel, row)``: ``row`` has one value per ``columns(channel)``, ``None``
     where the message has none, timestamps as integer nanoseconds (UTC), categories as strings,
     lists as lists, and ``extra`` as JSON object text of every key the schema does not know
     (``{"data.region": "eu"}``) so nothing that arrived is dropped. ``raw`` is only quoted in

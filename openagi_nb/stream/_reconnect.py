@@ -1,6 +1,6 @@
 """The live stream's reconnect policy: how long to wait, and whether to try again at all.
 
-Pure functions, no sockets or clocks, so every rule is tested on its own; ``client.py`` feeds them
+Pure functions, no sockets or clocks, so every rule is tested on its own; the stream's thread (``_loop``) feeds them
 what happened and does what they say.
 
 - :func:`backoff` yields the delays between attempts: exponential with jitter, capped, so many
@@ -64,7 +64,7 @@ class Failure:
     message: str
 
 
-AUTH_CLOSE: Final = 4001  # DESIGN.md: a token that expires while connected
+AUTH_CLOSE: Final = 4001  # docs/protocol.md sections 2.5 and 9: the token expired
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 

@@ -14,7 +14,7 @@ answers pings and tracks what to resume from (``_resume``); the thread appends t
 :class:`~._live_frame.LiveFrame` per channel, records raw messages, and calls listeners. When
 the connection ends it reconnects as ``_reconnect.decide`` and ``_reconnect.backoff`` say, asks
 ``token_provider`` for a fresh token when the server refuses one, and subscribes again with
-``since`` so no event is lost or duplicated (``docs/protocol.md``, Resuming). Nothing the server
+``since`` so no event is lost or duplicated (``docs/protocol.md`` section 11). Nothing the server
 sends can kill that thread.
 """
 
@@ -169,8 +169,9 @@ class EventStream:
 
     def on(self, type_or_event: str, callback: Listener) -> None:
         """Call ``callback(message)`` for every message of a type (``"security_event"``,
-        ``"pong"``, ``"error"``...) or a data event (``"intrusion_detected"``), as the spec's
-        clients do; ``"connected"`` and ``"disconnected"`` get ``{"type": ..., "url": ...}``.
+        ``"pong"``, ``"error"``...) or a data event (``"intrusion_detected"``), as the example
+        clients of the published API do; ``"connected"`` and ``"disconnected"`` get
+        ``{"type": ..., "url": ...}``.
 
         Callbacks run on the stream's thread: keep them short. An exception in one is logged
         and counted (``stats.callback_errors``), never fatal.

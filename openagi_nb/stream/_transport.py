@@ -6,7 +6,7 @@ TLS with the standard library, and hand it to websocket-client's documented ``so
 which does the HTTP Upgrade handshake (RFC 6455 section 4) over it. Everything after the
 handshake is read and written here in big chunks and framed by :mod:`openagi_nb.model`'s
 framing, through the sans-I/O :class:`~._session.ClientSession`; websocket-client's own frame
-reader costs several times more per frame (``docs/protocol.md``, Framing).
+reader costs several times more per frame (``docs/protocol.md`` section 12).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The live stream's reconnect policy: how long to wait, and whether to try again at all.
 
-Pure functions, no sockets or clocks, so every rule is tested on its own; the stream's thread (``_loop``) feeds them
-what happened and does what they say.
+Pure functions, no sockets or clocks, so every rule is tested on its own; the stream's thread
+(``_loop``) feeds them what happened and does what they say.
 
 - :func:`backoff` yields the delays between attempts: exponential with jitter, capped, so many
   clients cut at once do not come back in lockstep (the AWS "equal jitter" scheme).

@@ -34,7 +34,6 @@ from typing import Final
 import orjson
 from aiohttp import web
 
-from ..auth import Claims, issue_token, resolve_secret, verify_token
 from ..exceptions import ServerConfigError
 from ._hub import Hub
 from ._limits import Limits
@@ -42,6 +41,7 @@ from ._options import ServeOptions
 from ._replay import Replay, load_replay
 from ._rest import error_response, json_errors, json_response
 from ._session import GOING_AWAY, Connections, WebSocketEndpoint
+from ._tokens import Claims, issue_token, resolve_secret, verify_token
 
 __all__ = ["ReplayServer", "serve"]
 
@@ -137,7 +137,7 @@ class ReplayServer:
             self._runner = None
 
     def verify(self, token: str | None) -> Claims:
-        """Check a token against this server's secret (raises AuthenticationFailed)."""
+        """Check a token against this server's secret (raises InvalidToken)."""
         return verify_token(self.secret, token)
 
     def _ssl_context(self) -> ssl.SSLContext | None:

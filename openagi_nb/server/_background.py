@@ -16,10 +16,10 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..auth import issue_token
 from ._app import ReplayServer
 from ._options import ServeOptions
 from ._replay import Replay
+from ._tokens import issue_token
 
 __all__ = ["BackgroundServer"]
 

@@ -31,12 +31,12 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from .. import model
-from ..auth import Claims
-from ..exceptions import AuthenticationFailed, InvalidMessage
+from ..exceptions import InvalidMessage, InvalidToken
 from ..model import Channel, ErrorCode, MessageType
 from ._limits import Limits, Verdict
 from ._rest import error_response
 from ._subscriber import Sink, Subscriber
+from ._tokens import Claims
 
 __all__ = [
     "CLOSE_TIMEOUT", "GOING_AWAY", "HARD_FRAME_LIMIT", "Connections", "Subscribers", "Verify",
@@ -56,7 +56,7 @@ CLOSE_TIMEOUT: Final = 5.0
 _WebSocket = web.WebSocketResponse[Literal[False]]
 
 Verify = Callable[[str | None], Claims]
-"""Checks a token (None: there is none) and returns its claims, or raises AuthenticationFailed."""
+"""Checks a token (None: there is none) and returns its claims, or raises InvalidToken."""
 
 
 class Subscribers(Protocol):
@@ -170,7 +170,7 @@ class WebSocketEndpoint:
         connections: the server's registry; admission counts it.
         hub: gives each connection its subscriber.
         limits: what clients may do.
-        verify: checks a token (raises AuthenticationFailed, which becomes HTTP 401).
+        verify: checks a token (raises InvalidToken, which becomes HTTP 401).
     """
 
     def __init__(
@@ -187,7 +187,7 @@ class WebSocketEndpoint:
             return error_response(503, "too many clients", f"at most {most} connections")
         try:
             claims = self.verify(_token_of(request))
-        except AuthenticationFailed as exc:
+        except InvalidToken as exc:
             log.info("ws %s refused 401: %s", peer, exc)
             return error_response(401, "invalid token", str(exc))
         ws: _WebSocket = web.WebSocketResponse(

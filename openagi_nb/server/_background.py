@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 class BackgroundServer:
-    """A :class:`~.app.ReplayServer` on its own thread. Use as a context manager, or call
+    """A :class:`~._app.ReplayServer` on its own thread. Use as a context manager, or call
     :meth:`start` and :meth:`stop`."""
 
     def __init__(self, options: ServeOptions, replay: Replay | None = None) -> None:

@@ -1,7 +1,7 @@
 """The hub: one replay clock publishing into one ring that every subscriber reads.
 
 Each message is encoded and framed once, when it is published, whatever the number of clients
-(:func:`.replay.frames`), into a ring of ``max(history, queue) + CHUNK`` frames: ``--history`` is
+(:func:`._replay.frames`), into a ring of ``max(history, queue) + CHUNK`` frames: ``--history`` is
 the least that resume can reach back. The publisher runs on the event loop:
 
 - at a finite ``speed`` it publishes what is due and closes (1013, ``slow_consumer``) any client

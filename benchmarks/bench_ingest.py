@@ -61,7 +61,7 @@ def start_server(capture: str) -> tuple[subprocess.Popen[str], str]:
 
 
 def run_client(kind: str, capture: str, expected: int, timeout: float) -> dict[str, Any]:
-    from openagi_nb.auth import issue_token
+    from openagi_nb.server._tokens import issue_token
 
     server, base = start_server(capture)
     try:

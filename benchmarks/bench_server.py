@@ -33,7 +33,7 @@ from pathlib import Path
 import orjson
 from _launch import launch
 
-from openagi_nb.auth import issue_token
+from openagi_nb.server._tokens import issue_token
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-secret-" + "s" * 32

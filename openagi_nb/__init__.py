@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from . import analysis, widgets
-    from .auth import fetch_token
     from .capture import Capture, load_capture
     from .exceptions import (
         AuthenticationFailed,
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
         TokenRequestFailed,
     )
     from .model import Channel, MessageType, Severity
-    from .stream import EventStream, Gap, LiveFrame, State, StreamStats
+    from .stream import EventStream, Gap, LiveFrame, State, StreamStats, fetch_token
 
 __version__ = "0.1.0"
 
@@ -44,7 +43,7 @@ _HOMES: Final[dict[str, str]] = {
     "Capture": ".capture", "load_capture": ".capture",
     "EventStream": ".stream", "Gap": ".stream", "LiveFrame": ".stream", "State": ".stream",
     "StreamStats": ".stream",
-    "fetch_token": ".auth",
+    "fetch_token": ".stream",
     "Channel": ".model", "MessageType": ".model", "Severity": ".model",
     **dict.fromkeys(_EXCEPTIONS, ".exceptions"),
 }

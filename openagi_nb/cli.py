@@ -160,7 +160,7 @@ def _add_serve(sub: Any) -> None:
 def _token(args: argparse.Namespace) -> int:
     import ssl
 
-    from .auth import fetch_token
+    from .stream import fetch_token
 
     context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
     print(fetch_token(args.url, node_id=args.node_id, public_key=args.public_key,

@@ -54,6 +54,12 @@ def test_bad_input_is_one_line_on_stderr_and_exit_1(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_an_impossible_scenario_is_one_line_on_stderr_and_exit_1(tmp_path, capsys):
+    assert main(["generate", "-o", str(tmp_path / "x.jsonl"), "--nodes", "3"]) == 1
+    assert capsys.readouterr().err == (
+        "openagi-nb generate: error: nodes must be at least 16, got 3\n")
+
+
 def test_bad_usage_exits_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["generate", "-o", "x.jsonl", "--duration", "soon"])

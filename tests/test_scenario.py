@@ -1,4 +1,4 @@
-"""server/scenario.py: determinism, validity, and that every incident is really in the data.
+"""scenario/: determinism, validity, and that every incident is really in the data.
 
 The incident checks read the capture back with ``load_capture`` and look at the frames, the way
 an analyst would, so they test the file that ships, not the generator's own bookkeeping.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from openagi_nb import ServerConfigError, load_capture, model, scenario
+from openagi_nb import ScenarioError, ServerConfigError, load_capture, model, scenario
 from openagi_nb.capture import Capture
 from openagi_nb.model import CATALOGUE, SEVERITIES
 from openagi_nb.scenario import Incident, Scenario
@@ -110,9 +110,11 @@ def test_progress_reports_messages_written(tmp_path):
 @pytest.mark.parametrize(("nodes", "duration"), [
     (scenario.MIN_NODES - 1, 3600.0), (25, scenario.MIN_DURATION - 1),
 ])
-def test_too_small_a_scenario_is_refused(nodes, duration):
-    with pytest.raises(ServerConfigError):
+def test_too_small_a_scenario_is_a_scenario_error(nodes, duration):
+    with pytest.raises(ScenarioError, match="must be at least") as info:
         scenario.generate(nodes=nodes, duration=duration)
+    assert isinstance(info.value, ValueError)
+    assert not isinstance(info.value, ServerConfigError)  # the generator is not the server
 
 
 @pytest.mark.parametrize(("seed", "nodes", "duration"), [

@@ -21,8 +21,9 @@ import pytest
 import websocket
 
 from openagi_nb import cli
-from openagi_nb.auth import fetch_token, verify_token
 from openagi_nb.exceptions import ServerConfigError
+from openagi_nb.server._tokens import verify_token
+from openagi_nb.stream import fetch_token
 
 from .conftest import TEST_SECRET, WsClient, write_capture
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import websocket
 
-from openagi_nb.auth import issue_token
+from openagi_nb.server._tokens import issue_token
 
 from .conftest import write_capture
 

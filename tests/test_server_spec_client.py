@@ -7,7 +7,7 @@ import threading
 
 import websocket
 
-from openagi_nb.auth import fetch_token
+from openagi_nb.stream import fetch_token
 
 from .conftest import write_capture
 

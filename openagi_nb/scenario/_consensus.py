@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..model import PHASES, Channel
-from ._plan import Incident, Plan, Sink, rng_for
+from ._plan import EventLog, Incident, Plan, rng_for
 
 __all__ = ["consensus_events"]
 
@@ -54,8 +54,8 @@ class _Run:
     """Proposal id -> whether it had a phase in the old view (else it waited for the new)."""
 
 
-def consensus_events(plan: Plan, sink: Sink) -> list[Incident]:
-    """Add every consensus event (and ``consensus_reached``) to ``sink``; return the leader
+def consensus_events(plan: Plan, events: EventLog) -> list[Incident]:
+    """Add every consensus event (and ``consensus_reached``) to ``events``; return the leader
     failure, stuck proposal and quorum violation incidents."""
     rng = rng_for(plan.seed, "consensus")
     run = _Run()
@@ -66,14 +66,14 @@ def consensus_events(plan: Plan, sink: Sink) -> list[Incident]:
             proposal.stuck = True
             # a value no validator accepts, which is why it never gets its prepare quorum
             proposal.decision["value"] = -round(rng.uniform(1.0, 100.0), 2)
-        _run(rng, plan, sink, proposal, run)
+        _run(rng, plan, events, proposal, run)
     leader = plan.leader
-    sink.add(leader.view_change, CON, "view_change", {
+    events.add(leader.view_change, CON, "view_change", {
         "old_view": leader.old_view, "new_view": leader.old_view + 1,
         "new_leader": leader.new_leader, "reason": "leader_timeout",
     })
-    return [_leader_incident(plan, sink, run), _stuck_incident(sink, run),
-            *(_violation_incident(plan, sink, *v) for v in run.violations)]
+    return [_leader_incident(plan, events, run), _stuck_incident(events, run),
+            *(_violation_incident(plan, events, *v) for v in run.violations)]
 
 
 def _submissions(rng: random.Random, plan: Plan) -> list[float]:
@@ -95,10 +95,10 @@ def _propose(rng: random.Random, plan: Plan, t: float, number: int, round_: int)
     return _Proposal(f"proposal_{number:04d}", round_, proposer, decision, t)
 
 
-def _run(rng: random.Random, plan: Plan, sink: Sink, p: _Proposal, run: _Run) -> None:
+def _run(rng: random.Random, plan: Plan, events: EventLog, p: _Proposal, run: _Run) -> None:
     """Take ``p`` through its phases as far as the plan lets it, then execute it."""
     t = p.submitted
-    sink.add(t, CON, "proposal_submitted", {
+    events.add(t, CON, "proposal_submitted", {
         "proposal_id": p.pid, "proposer": p.proposer, "data": dict(p.decision),
         "consensus_round": p.round,
     })
@@ -114,7 +114,7 @@ def _run(rng: random.Random, plan: Plan, sink: Sink, p: _Proposal, run: _Run) ->
         phases += 1
         votes, quorum = _votes(rng, plan, p, PHASES[step], t)
         view = plan.view_at(t)
-        sink.add(t, CON, "consensus_phase", {
+        events.add(t, CON, "consensus_phase", {
             "proposal_id": p.pid, "phase": PHASES[step], "view": view, "votes": votes,
             "quorum": quorum,
         })
@@ -126,7 +126,7 @@ def _run(rng: random.Random, plan: Plan, sink: Sink, p: _Proposal, run: _Run) ->
             continue
         step += 1
         t += _delay(rng, step)
-    _execute(rng, sink, p, t)
+    _execute(rng, events, p, t)
 
 
 def _delay(rng: random.Random, step: int) -> float:
@@ -149,21 +149,21 @@ def _votes(rng: random.Random, plan: Plan, p: _Proposal, phase: str, t: float) -
     return reachable - rng.randint(0, min(2, reachable - quorum)), quorum
 
 
-def _execute(rng: random.Random, sink: Sink, p: _Proposal, t: float) -> None:
+def _execute(rng: random.Random, events: EventLog, p: _Proposal, t: float) -> None:
     stamp = t + rng.uniform(0.001, 0.005)
-    sink.add(stamp, CON, "decision_executed",
-             {"proposal_id": p.pid, "decision": dict(p.decision), "executed_at": sink.stamp(t)})
-    sink.add(stamp + rng.uniform(0.005, 0.03), Channel.NETWORK, "consensus_reached",
-             {"proposal_id": p.pid, "round": p.round, "decision": dict(p.decision)})
+    events.add(stamp, CON, "decision_executed",
+               {"proposal_id": p.pid, "decision": dict(p.decision), "executed_at": events.stamp(t)})
+    events.add(stamp + rng.uniform(0.005, 0.03), Channel.NETWORK, "consensus_reached",
+               {"proposal_id": p.pid, "round": p.round, "decision": dict(p.decision)})
 
 
-def _leader_incident(plan: Plan, sink: Sink, run: _Run) -> Incident:
+def _leader_incident(plan: Plan, events: EventLog, run: _Run) -> Incident:
     leader = plan.leader
     old, new = leader.old_view, leader.old_view + 1
     started = ", ".join(pid for pid, begun in run.restarted.items() if begun)
     waited = ", ".join(pid for pid, begun in run.restarted.items() if not begun)
     return Incident(
-        "leader_failure", CON.value, sink.at(leader.at), sink.at(leader.view_change),
+        "leader_failure", CON.value, events.at(leader.at), events.at(leader.view_change),
         leader.old_leader,
         f"primary of view {old} goes silent at start; view_change {old}->{new} at end, new "
         f"leader {leader.new_leader}, reason leader_timeout; begun in view {old} and "
@@ -172,10 +172,10 @@ def _leader_incident(plan: Plan, sink: Sink, run: _Run) -> Incident:
     )
 
 
-def _stuck_incident(sink: Sink, run: _Run) -> Incident:
+def _stuck_incident(events: EventLog, run: _Run) -> Incident:
     _, p, _, votes, quorum, _ = next(v for v in run.violations if v[1].stuck)
     return Incident(
-        "stuck_proposal", CON.value, sink.at(p.submitted), None, p.pid,
+        "stuck_proposal", CON.value, events.at(p.submitted), None, p.pid,
         f"{p.decision['parameter']}={p.decision['value']} (invalid) proposed by {p.proposer}; "
         f"pre_prepare, then prepare with {votes} of {quorum} votes; no commit, reply or "
         "decision_executed",
@@ -183,10 +183,10 @@ def _stuck_incident(sink: Sink, run: _Run) -> Incident:
 
 
 def _violation_incident(
-    plan: Plan, sink: Sink, t: float, p: _Proposal, phase: str, votes: int, quorum: int,
+    plan: Plan, events: EventLog, t: float, p: _Proposal, phase: str, votes: int, quorum: int,
     view: int,
 ) -> Incident:
     why = ("validators rejected it; the proposal stays stuck" if p.stuck else
            f"during {plan.partition.partition_id}; retried when it heals")
-    return Incident("quorum_violation", CON.value, sink.at(t), None, p.pid,
+    return Incident("quorum_violation", CON.value, events.at(t), None, p.pid,
                     f"{phase} in view {view}: {votes} votes < quorum {quorum}; {why}")

@@ -36,7 +36,7 @@ from ..model import (
 from ._consensus import consensus_events
 from ._metrics import SPECS, metric_events
 from ._network import network_events
-from ._plan import MIN_DURATION, MIN_NODES, Incident, Sink, make_plan
+from ._plan import MIN_DURATION, MIN_NODES, EventLog, Incident, make_plan
 from ._security import security_events
 
 __all__ = [
@@ -74,21 +74,21 @@ def generate(
     """Generate ``duration`` seconds of ``nodes`` nodes from ``start``, all drawn from ``seed``.
 
     Raises:
-        ServerConfigError: fewer than :data:`MIN_NODES` nodes or under :data:`MIN_DURATION`
+        ScenarioError: fewer than :data:`MIN_NODES` nodes or under :data:`MIN_DURATION`
             seconds: too little room for every incident.
     """
     plan = make_plan(seed, duration, nodes)
-    sink = Sink(start)
+    events = EventLog(start)
     incidents = [
-        *network_events(plan, sink), *metric_events(plan, sink), *security_events(plan, sink),
-        *consensus_events(plan, sink),
+        *network_events(plan, events), *metric_events(plan, events), *security_events(plan, events),
+        *consensus_events(plan, events),
     ]
     messages = [
         data_message(channel, event, data, format_timestamp(ns), seq)
-        for seq, (ns, _, channel, event, data) in enumerate(sink.ordered(), 1)
+        for seq, (ns, _, channel, event, data) in enumerate(events.ordered(), 1)
     ]
     incidents.sort(key=lambda i: (i.start, i.kind, i.subject))
-    return Scenario(seed, sink.at(0.0), duration, plan.nodes, messages, incidents)
+    return Scenario(seed, events.at(0.0), duration, plan.nodes, messages, incidents)
 
 
 def write(
@@ -101,7 +101,7 @@ def write(
     the number of messages written so far every :data:`PROGRESS_EVERY` and at the end.
 
     Raises:
-        ServerConfigError: as :func:`generate`.
+        ScenarioError: as :func:`generate`.
         CaptureError: ``path`` cannot be written.
     """
     scenario = generate(seed=seed, duration=duration, nodes=nodes)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..model import Channel
-from ._plan import Incident, Plan, Sink, Spike, rng_for
+from ._plan import EventLog, Incident, Plan, Spike, rng_for
 
 __all__ = ["SAMPLE_EVERY", "SPECS", "MetricSpec", "metric_events"]
 
@@ -64,19 +64,19 @@ _CEILING: Final = 0.93
 """Background values stay under this fraction of the threshold."""
 
 
-def metric_events(plan: Plan, sink: Sink) -> list[Incident]:
-    """Add every monitoring event to ``sink``; return the breach and spike incidents."""
+def metric_events(plan: Plan, events: EventLog) -> list[Incident]:
+    """Add every monitoring event to ``events``; return the breach and spike incidents."""
     rng = rng_for(plan.seed, "metrics")
     alerts: list[tuple[float, str, MetricSpec, float]] = []
     incidents: list[Incident] = []
     for node in plan.nodes:
         times = _sample_times(rng, plan.duration)
         series = {s.name: _series(rng, s, times) for s in SPECS}
-        incidents += _shape(plan, sink, node, times, series)
-        _emit(plan, sink, node, times, series, alerts)
-    _alerts(sink, sorted(alerts, key=lambda a: a[0]))
-    _degradations(rng, plan, sink)
-    _exhaustions(rng, plan, sink)
+        incidents += _shape(plan, events, node, times, series)
+        _emit(plan, events, node, times, series, alerts)
+    _alerts(events, sorted(alerts, key=lambda a: a[0]))
+    _degradations(rng, plan, events)
+    _exhaustions(rng, plan, events)
     return incidents
 
 
@@ -104,22 +104,22 @@ def _series(rng: random.Random, spec: MetricSpec, times: list[float]) -> list[fl
 
 
 def _shape(
-    plan: Plan, sink: Sink, node: str, times: list[float], series: dict[str, list[float]]
+    plan: Plan, events: EventLog, node: str, times: list[float], series: dict[str, list[float]]
 ) -> list[Incident]:
     """Write the planned breach and spikes of ``node`` into its series; return them."""
     rng = rng_for(plan.seed, f"shape:{node}")
     incidents = []
     if plan.breach[0] == node:
-        incidents.append(_breach(rng, plan, sink, times, series[BREACH_METRIC]))
+        incidents.append(_breach(rng, plan, events, times, series[BREACH_METRIC]))
     incidents += (
-        _spike(rng, sink, spike, times, series[spike.metric])
+        _spike(rng, events, spike, times, series[spike.metric])
         for spike in plan.spikes if spike.node == node
     )
     return incidents
 
 
 def _breach(
-    rng: random.Random, plan: Plan, sink: Sink, times: list[float], values: list[float]
+    rng: random.Random, plan: Plan, events: EventLog, times: list[float], values: list[float]
 ) -> Incident:
     """Climb from the node's level to the threshold, stay above it rising to critical, then drop
     back (the process is restarted) once the planned span is over."""
@@ -140,30 +140,30 @@ def _breach(
             level = spec.threshold + 1.5 + (peak - spec.threshold - 1.5) * rise
             values[k] = round(max(level + rng.gauss(0.0, 0.3), low), 2)
             above.append(k)
-    return _breach_found(sink, node, [times[k] for k in above], [values[k] for k in above])
+    return _breach_found(events, node, [times[k] for k in above], [values[k] for k in above])
 
 
 def _breach_found(
-    sink: Sink, node: str, times: list[float], values: list[float]
+    events: EventLog, node: str, times: list[float], values: list[float]
 ) -> Incident:
     """Add what the breach sets off (memory exhausted, slow responses); describe it."""
     spec = SPEC[BREACH_METRIC]
     shift = _offset(BREACH_METRIC)
     first, end = times[0] + shift, times[-1] + shift
     k = next(i for i, v in enumerate(values) if v >= spec.critical)
-    _exhausted(sink, times[k] + shift + 0.006, node, "memory", values[k], spec.critical)
+    _exhausted(events, times[k] + shift + 0.006, node, "memory", values[k], spec.critical)
     for t in times[6::15]:
-        _degraded(sink, t + 0.5, node, _COMPONENTS[2], 1.5 + 2.5 * (t - first) / (end - first))
+        _degraded(events, t + 0.5, node, _COMPONENTS[2], 1.5 + 2.5 * (t - first) / (end - first))
     return Incident(
-        "metric_breach", MON.value, sink.at(first), sink.at(end), node,
+        "metric_breach", MON.value, events.at(first), events.at(end), node,
         f"{BREACH_METRIC} above {spec.threshold} for {(end - first) / 60:.1f} min "
-        f"({len(times)} samples, peak {max(values)}, critical from {sink.clock(times[k] + shift)}"
+        f"({len(times)} samples, peak {max(values)}, critical from {events.clock(times[k] + shift)}"
         f"); alert_raised at start and when critical, resource_exhausted (memory)",
     )
 
 
 def _spike(
-    rng: random.Random, sink: Sink, spike: Spike, times: list[float], values: list[float]
+    rng: random.Random, events: EventLog, spike: Spike, times: list[float], values: list[float]
 ) -> Incident:
     """Lift one or two consecutive samples from ``spike.at`` above the threshold."""
     spec = SPEC[spike.metric]
@@ -174,7 +174,7 @@ def _spike(
     first = times[k] + _offset(spike.metric)
     end = times[k + spike.samples - 1] + _offset(spike.metric)
     return Incident(
-        "metric_spike", MON.value, sink.at(first), sink.at(end), spike.node,
+        "metric_spike", MON.value, events.at(first), events.at(end), spike.node,
         f"{spike.metric} up to {max(values[k:k + spike.samples])} above {spec.threshold} for "
         f"{spike.samples} sample{'s' if spike.samples > 1 else ''} ({end - first:.0f} s): not a "
         "breach with a 2 min 'for'",
@@ -187,7 +187,7 @@ def _offset(metric: str) -> float:
 
 
 def _emit(
-    plan: Plan, sink: Sink, node: str, times: list[float], series: dict[str, list[float]],
+    plan: Plan, events: EventLog, node: str, times: list[float], series: dict[str, list[float]],
     alerts: list[tuple[float, str, MetricSpec, float]],
 ) -> None:
     """One ``metric_update`` per metric per sample while ``node`` is heard; collect the rises of
@@ -199,7 +199,7 @@ def _emit(
         for j, spec in enumerate(SPECS):
             value = series[spec.name][k]
             now = spec.status(value)
-            sink.add(t + 0.001 * j, MON, "metric_update", {
+            events.add(t + 0.001 * j, MON, "metric_update", {
                 "node_id": node, "metric": spec.name, "value": value,
                 "threshold": spec.threshold, "status": now,
             })
@@ -208,10 +208,10 @@ def _emit(
             status[spec.name] = now
 
 
-def _alerts(sink: Sink, alerts: list[tuple[float, str, MetricSpec, float]]) -> None:
+def _alerts(events: EventLog, alerts: list[tuple[float, str, MetricSpec, float]]) -> None:
     for number, (t, node, spec, value) in enumerate(alerts, 1):
         status = spec.status(value)
-        sink.add(t, MON, "alert_raised", {
+        events.add(t, MON, "alert_raised", {
             "alert_id": f"alert_{number:04d}", "node_id": node, "metric": spec.name,
             "value": value, "threshold": spec.threshold, "severity": _ALERT_SEVERITY[status],
             "message": f"{spec.name} is {value} on {node}, above {spec.threshold} ({status})",
@@ -227,42 +227,44 @@ _COMPONENTS: Final = (
 
 
 def _degraded(
-    sink: Sink, t: float, node: str, component: tuple[str, str, float], factor: float
+    events: EventLog, t: float, node: str, component: tuple[str, str, float], factor: float
 ) -> None:
     name, metric, baseline = component
-    sink.add(t, MON, "performance_degradation", {
+    events.add(t, MON, "performance_degradation", {
         "node_id": node, "component": name, "metric": metric,
         "value": round(baseline * factor, 1), "baseline": baseline,
     })
 
 
-def _degradations(rng: random.Random, plan: Plan, sink: Sink) -> None:
+def _degradations(rng: random.Random, plan: Plan, events: EventLog) -> None:
     """Now and then a component slows down somewhere; consensus slows after the view change
     and during the partition."""
     t = rng.uniform(60.0, 300.0)
     while t < plan.duration:
         node = rng.choice([n for n in plan.nodes if plan.reporting(n, t)])
-        _degraded(sink, t, node, rng.choice(_COMPONENTS), rng.uniform(1.6, 3.0))
+        _degraded(events, t, node, rng.choice(_COMPONENTS), rng.uniform(1.6, 3.0))
         t += rng.expovariate(1 / 480.0)
     leader, part = plan.leader, plan.partition
-    _degraded(sink, leader.view_change + rng.uniform(3.0, 8.0), leader.new_leader,
+    _degraded(events, leader.view_change + rng.uniform(3.0, 8.0), leader.new_leader,
               _COMPONENTS[0], rng.uniform(8.0, 14.0))
-    _degraded(sink, part.detected_at + rng.uniform(5.0, 15.0), part.detected_by,
+    _degraded(events, part.detected_at + rng.uniform(5.0, 15.0), part.detected_by,
               _COMPONENTS[0], rng.uniform(6.0, 10.0))
 
 
-def _exhausted(sink: Sink, t: float, node: str, resource: str, value: float, limit: float) -> None:
-    sink.add(t, MON, "resource_exhausted",
-             {"node_id": node, "resource": resource, "value": value, "limit": limit})
+def _exhausted(
+    events: EventLog, t: float, node: str, resource: str, value: float, limit: float
+) -> None:
+    events.add(t, MON, "resource_exhausted",
+               {"node_id": node, "resource": resource, "value": value, "limit": limit})
 
 
-def _exhaustions(rng: random.Random, plan: Plan, sink: Sink) -> None:
+def _exhaustions(rng: random.Random, plan: Plan, events: EventLog) -> None:
     """Connection slots run out on two nodes at the height of the DDoS; once, somewhere, file
     descriptors do."""
     start, length = plan.ddos
     peak = start + 0.4 * length
     for node in rng.sample([n for n in plan.nodes if plan.reporting(n, peak)], 2):
-        _exhausted(sink, peak + rng.uniform(0.0, 5.0), node, "connection_slots", 4096.0, 4096.0)
+        _exhausted(events, peak + rng.uniform(0.0, 5.0), node, "connection_slots", 4096.0, 4096.0)
     t = rng.uniform(0.05, 0.95) * plan.duration
     node = rng.choice([n for n in plan.nodes if plan.reporting(n, t)])
-    _exhausted(sink, t, node, "file_descriptors", 65536.0, 65536.0)
+    _exhausted(events, t, node, "file_descriptors", 65536.0, 65536.0)

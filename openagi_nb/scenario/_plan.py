@@ -1,13 +1,13 @@
 """The timeline every part of a generated scenario shares: nodes, who is online when, and when
 each incident happens.
 
-:func:`make_plan` draws it once per seed; the channel modules (``scenario_metrics``,
-``scenario_security``, ``scenario_consensus``, ``scenario_network``) read it and add their
-events to a :class:`Sink`, so a node that is offline sends no metrics, casts no votes and is
-not the leader, whatever channel looks at it. Pure data and arithmetic: no I/O.
+:func:`make_plan` draws it once per seed; the channel modules (``_metrics``, ``_security``,
+``_consensus``, ``_network``) read it and add their events to an :class:`EventLog`, so a node
+that is offline sends no metrics, casts no votes and is not the leader, whatever channel looks
+at it. Pure data and arithmetic: no I/O.
 
-Times inside a scenario are seconds (float) since its start; :class:`Sink` turns them into the
-wire's timestamps, rounded to the millisecond.
+Times inside a scenario are seconds (float) since its start; :class:`EventLog` turns them into
+the wire's timestamps, rounded to the millisecond.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from ..exceptions import ServerConfigError
+from ..exceptions import ScenarioError
 from ..model import Channel, format_timestamp
 
 __all__ = [
-    "MIN_DURATION", "MIN_NODES", "Incident", "Leave", "Plan", "Sink", "make_plan", "rng_for",
+    "MIN_DURATION", "MIN_NODES", "EventLog", "Incident", "Leave", "Plan", "make_plan", "rng_for",
 ]
 
 MIN_NODES: Final = 16
@@ -160,7 +160,7 @@ class Plan:
         return self.view0 if t < self.leader.view_change else self.view0 + 1
 
 
-class Sink:
+class EventLog:
     """Collects events in any order; :meth:`ordered` gives them by time (ties in insertion
     order), which is what makes the output the same for the same seed."""
 
@@ -209,13 +209,13 @@ def make_plan(seed: int, duration: float, nodes: int) -> Plan:
     """Draw the timeline of a scenario: roles, outages and incident times, all from ``seed``.
 
     Raises:
-        ServerConfigError: fewer than :data:`MIN_NODES` nodes or a duration under
+        ScenarioError: fewer than :data:`MIN_NODES` nodes or a duration under
             :data:`MIN_DURATION` seconds (the incidents would not fit apart).
     """
     if nodes < MIN_NODES:
-        raise ServerConfigError(f"nodes must be at least {MIN_NODES}, got {nodes}")
+        raise ScenarioError(f"nodes must be at least {MIN_NODES}, got {nodes}")
     if not duration >= MIN_DURATION:
-        raise ServerConfigError(f"duration must be at least {MIN_DURATION:.0f} s, got {duration}")
+        raise ScenarioError(f"duration must be at least {MIN_DURATION:.0f} s, got {duration}")
     rng = rng_for(seed, "plan")
     width = max(2, len(str(nodes)))
     names = tuple(f"node_{i:0{width}d}" for i in range(1, nodes + 1))

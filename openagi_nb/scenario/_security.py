@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Final
 
 from ..model import Channel
-from ._plan import Incident, Plan, Sink, rng_for
+from ._plan import EventLog, Incident, Plan, rng_for
 
 __all__ = ["security_events"]
 
@@ -43,16 +43,16 @@ MEAN_GAP: Final = 3.2
 """Seconds between background security events, on average."""
 
 
-def security_events(plan: Plan, sink: Sink) -> list[Incident]:
-    """Add every security event to ``sink``; return the DDoS, intrusion and certificate
+def security_events(plan: Plan, events: EventLog) -> list[Incident]:
+    """Add every security event to ``events``; return the DDoS, intrusion and certificate
     incidents."""
     rng = rng_for(plan.seed, "security")
     pool = _addresses(rng, 160, set())
-    _background(rng, plan, sink, pool)
+    _background(rng, plan, events, pool)
     taken = set(pool)
-    incidents = [_ddos(rng, plan, sink, taken), _certificate(rng, plan, sink)]
-    incidents += _break_ins(rng, plan, sink, taken)
-    _equivocation(rng, plan, sink)
+    incidents = [_ddos(rng, plan, events, taken), _certificate(rng, plan, events)]
+    incidents += _break_ins(rng, plan, events, taken)
+    _equivocation(rng, plan, events)
     return incidents
 
 
@@ -67,7 +67,7 @@ def _addresses(rng: random.Random, count: int, taken: set[str]) -> list[str]:
     return out
 
 
-def _background(rng: random.Random, plan: Plan, sink: Sink, pool: list[str]) -> None:
+def _background(rng: random.Random, plan: Plan, events: EventLog, pool: list[str]) -> None:
     # a long tail: the first addresses are the persistent scanners
     weights = [1.0 / (i + 1) ** 0.9 for i in range(len(pool))]
     attack_weights = [a[1] for a in _ATTACKS]
@@ -79,42 +79,44 @@ def _background(rng: random.Random, plan: Plan, sink: Sink, pool: list[str]) -> 
         roll = rng.random()
         if roll < 0.6:
             blocked = severity != "low" or rng.random() < 0.85
-            _intrusion(sink, t, attack, ip, severity, blocked)
+            _intrusion(events, t, attack, ip, severity, blocked)
             if blocked:
-                _blocked(sink, t + rng.uniform(0.002, 0.04), attack, ip, rule, severity)
+                _blocked(events, t + rng.uniform(0.002, 0.04), attack, ip, rule, severity)
         elif roll < 0.75:
-            _blocked(sink, t, attack, ip, rng.choice(_EDGE_RULES), "low")
+            _blocked(events, t, attack, ip, rng.choice(_EDGE_RULES), "low")
         else:
             score = round(rng.uniform(0.1, 0.69), 2)
-            _suspicious(sink, t, ip, rng.choice(_SUSPICIOUS), score)
+            _suspicious(events, t, ip, rng.choice(_SUSPICIOUS), score)
         t += rng.expovariate(1.0 / MEAN_GAP)
 
 
-def _intrusion(sink: Sink, t: float, attack: str, ip: str, severity: str, blocked: bool) -> None:
-    sink.add(t, SEC, "intrusion_detected",
-             {"attack_type": attack, "source_ip": ip, "blocked": blocked, "severity": severity})
+def _intrusion(
+    events: EventLog, t: float, attack: str, ip: str, severity: str, blocked: bool
+) -> None:
+    events.add(t, SEC, "intrusion_detected",
+               {"attack_type": attack, "source_ip": ip, "blocked": blocked, "severity": severity})
 
 
-def _blocked(sink: Sink, t: float, attack: str, ip: str, rule: str, severity: str) -> None:
-    sink.add(t, SEC, "attack_blocked",
-             {"attack_type": attack, "source_ip": ip, "rule": rule, "severity": severity})
+def _blocked(events: EventLog, t: float, attack: str, ip: str, rule: str, severity: str) -> None:
+    events.add(t, SEC, "attack_blocked",
+               {"attack_type": attack, "source_ip": ip, "rule": rule, "severity": severity})
 
 
-def _suspicious(sink: Sink, t: float, ip: str, description: str, score: float) -> None:
+def _suspicious(events: EventLog, t: float, ip: str, description: str, score: float) -> None:
     severity = ("low" if score < 0.4 else "medium" if score < 0.7 else "high" if score < 0.95
                 else "critical")
-    sink.add(t, SEC, "suspicious_activity",
-             {"source_ip": ip, "description": description, "severity": severity, "score": score})
+    events.add(t, SEC, "suspicious_activity",
+               {"source_ip": ip, "description": description, "severity": severity, "score": score})
 
 
-def _ddos(rng: random.Random, plan: Plan, sink: Sink, taken: set[str]) -> Incident:
+def _ddos(rng: random.Random, plan: Plan, events: EventLog, taken: set[str]) -> Incident:
     """Hundreds of detections, each blocked, from a handful of addresses in two minutes or so;
     each address shows a traffic surge shortly before."""
     start, length = plan.ddos
     ips = _addresses(rng, rng.randint(3, 5), taken)
     weights = [rng.uniform(0.5, 2.0) for _ in ips]
     for ip in ips:
-        _suspicious(sink, start - rng.uniform(20.0, 150.0), ip, "traffic surge from one source",
+        _suspicious(events, start - rng.uniform(20.0, 150.0), ip, "traffic surge from one source",
                     round(rng.uniform(0.8, 0.94), 2))
     times = sorted(start + length * rng.triangular(0.0, 1.0, 0.3) for _ in range(
         rng.randint(330, 430)))
@@ -124,49 +126,49 @@ def _ddos(rng: random.Random, plan: Plan, sink: Sink, taken: set[str]) -> Incide
         ip = rng.choices(ips, weights)[0]
         severity = "critical" if rng.random() < 0.15 else "high"
         per_ip[ip] += 1
-        _intrusion(sink, t, "ddos", ip, severity, True)
+        _intrusion(events, t, "ddos", ip, severity, True)
         last = max(last, t + rng.uniform(0.001, 0.02))
-        _blocked(sink, last, "ddos", ip, rng.choice(("ddos_rate_limit", "syn_flood_guard")),
+        _blocked(events, last, "ddos", ip, rng.choice(("ddos_rate_limit", "syn_flood_guard")),
                  severity)
     counts = ", ".join(f"{ip} {per_ip[ip]}" for ip in ips)
     return Incident(
-        "ddos_burst", SEC.value, sink.at(times[0]), sink.at(last), ",".join(ips),
+        "ddos_burst", SEC.value, events.at(times[0]), events.at(last), ",".join(ips),
         f"{len(times)} intrusion_detected + {len(times)} attack_blocked, attack_type ddos, "
         f"from {len(ips)} source IPs ({counts}); connection_slots exhausted on 2 nodes",
     )
 
 
-def _break_ins(rng: random.Random, plan: Plan, sink: Sink, taken: set[str]) -> list[Incident]:
+def _break_ins(rng: random.Random, plan: Plan, events: EventLog, taken: set[str]) -> list[Incident]:
     """High or critical intrusions nothing blocked; the host then calls out to somewhere."""
     incidents = []
     kinds = rng.sample(_BREAK_INS, len(plan.unblocked))
     for t, (attack, severity), ip in zip(
         plan.unblocked, kinds, _addresses(rng, len(kinds), taken), strict=True
     ):
-        _intrusion(sink, t, attack, ip, severity, False)
-        _suspicious(sink, t + rng.uniform(20.0, 90.0), ip, "outbound connection to unknown host",
+        _intrusion(events, t, attack, ip, severity, False)
+        _suspicious(events, t + rng.uniform(20.0, 90.0), ip, "outbound connection to unknown host",
                     round(rng.uniform(0.85, 0.94), 2))
-        incidents.append(Incident("unblocked_intrusion", SEC.value, sink.at(t), None, ip,
+        incidents.append(Incident("unblocked_intrusion", SEC.value, events.at(t), None, ip,
                                   f"{attack}, severity {severity}, blocked false"))
     return incidents
 
 
-def _certificate(rng: random.Random, plan: Plan, sink: Sink) -> Incident:
+def _certificate(rng: random.Random, plan: Plan, events: EventLog) -> Incident:
     node, t = plan.certificate
     expired = t // 60.0 * 60.0
     seen = expired + rng.uniform(3.0, 50.0)
-    sink.add(seen, SEC, "certificate_expired",
-             {"node_id": node, "expired_at": sink.stamp(expired), "severity": "high"})
-    return Incident("certificate_expired", SEC.value, sink.at(seen), None, node,
-                    f"node certificate expired at {sink.clock(expired)} (expired_at); "
+    events.add(seen, SEC, "certificate_expired",
+               {"node_id": node, "expired_at": events.stamp(expired), "severity": "high"})
+    return Incident("certificate_expired", SEC.value, events.at(seen), None, node,
+                    f"node certificate expired at {events.clock(expired)} (expired_at); "
                     "reported at start; not renewed within the capture")
 
 
-def _equivocation(rng: random.Random, plan: Plan, sink: Sink) -> None:
+def _equivocation(rng: random.Random, plan: Plan, events: EventLog) -> None:
     """Why the banned node is banned: it voted both ways, seen just before the ban."""
     for leave in plan.leaves:
         if leave.reason == "banned":
             index = plan.nodes.index(leave.node)
             ip = f"10.42.{index // 250}.{index % 250 + 1}"
-            _suspicious(sink, leave.left_at - rng.uniform(5.0, 20.0), ip,
+            _suspicious(events, leave.left_at - rng.uniform(5.0, 20.0), ip,
                         f"equivocation: conflicting prepare votes from {leave.node}", 0.98)

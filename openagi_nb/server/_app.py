@@ -3,19 +3,22 @@
 We use aiohttp: one maintained library for HTTP and WebSocket on the same port (the token and
 status endpoints beside ``/api/v1/ws``), TLS through the standard ``ssl`` module, a handshake we
 can refuse with a JSON body before upgrading, and public access to the transport and its drain so
-the hub can write many pre-framed messages per write (:mod:`.subscriber`).
+the hub can write many pre-framed messages per write (:mod:`._subscriber`).
 
 - ``POST /api/v1/auth/token`` ``{"node_id", "public_key"}`` -> ``{"token", "token_type",
   "expires_in"}``.
 - ``GET /api/v1/status``: uptime, clients, messages published, capture, replay position, speed.
-- ``GET /api/v1/ws?token=JWT``: the WebSocket API (:mod:`.session`).
+- ``GET /api/v1/ws?token=JWT``: the WebSocket API (:mod:`._session`).
 
-Errors are the REST spec's ``{"error": {"code", "message", "details"}}``. One log line per
-WebSocket connection (peer, node, channels, messages sent, close code), never a token: aiohttp's
-access log, which would print the query string, is off.
+This module is the top of the server (only :mod:`._background` builds on it): it owns the hub,
+the connections registry and the WebSocket endpoint, and hands each what it needs.
+
+Errors are the REST spec's ``{"error": {"code", "message", "details"}}`` (:mod:`._rest`). One log
+line per WebSocket connection (peer, node, channels, messages sent, close code), never a token:
+aiohttp's access log, which would print the query string, is off.
 
 :func:`serve` is what ``openagi-nb serve`` calls; :class:`ReplayServer` runs inside a loop you
-own (tests, :mod:`.background`).
+own (tests, :mod:`._background`).
 """
 
 from __future__ import annotations
@@ -25,25 +28,28 @@ import logging
 import signal
 import ssl
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Final
 
 import orjson
 from aiohttp import web
 
-from ..auth import Claims, issue_token, resolve_secret, verify_token
 from ..exceptions import ServerConfigError
 from ._hub import Hub
+from ._limits import Limits
 from ._options import ServeOptions
 from ._replay import Replay, load_replay
-from ._session import GOING_AWAY, SERVER, _Connection, websocket_handler
+from ._rest import error_response, json_errors, json_response
+from ._session import GOING_AWAY, Connections, WebSocketEndpoint
+from ._tokens import Claims, issue_token, resolve_secret, verify_token
 
 __all__ = ["ReplayServer", "serve"]
 
 log = logging.getLogger("openagi_nb.server")
 
 MAX_NODE_ID: Final = 256
-_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SHUTDOWN_WAIT: Final = 6.0
+"""Seconds :meth:`ReplayServer.close` waits for the clients' closing handshakes."""
 
 
 class ReplayServer:
@@ -58,9 +64,7 @@ class ReplayServer:
         self.options = options
         self.secret = resolve_secret(options.secret)
         self.replay = replay if replay is not None else load_replay(options.capture)
-        self.connections: set[_Connection] = set()
-        self.handshakes = 0
-        """WebSocket upgrades under way (they count against ``max_clients``)."""
+        self.connections = Connections()
         self._runner: web.AppRunner | None = None
         self._hub: Hub | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -98,11 +102,12 @@ class ReplayServer:
         """
         context = self._ssl_context()
         self._hub = Hub(self.replay, self.options)
-        app = web.Application(middlewares=[_json_errors], client_max_size=64 * 1024)
-        app[SERVER] = self
+        endpoint = WebSocketEndpoint(self.connections, self._hub, _limits(self.options),
+                                     self.verify)
+        app = web.Application(middlewares=[json_errors], client_max_size=64 * 1024)
         app.router.add_post("/api/v1/auth/token", self._token)
         app.router.add_get("/api/v1/status", self._status)
-        app.router.add_get("/api/v1/ws", websocket_handler)
+        app.router.add_get("/api/v1/ws", endpoint.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=5.0)
         await self._runner.setup()
@@ -124,11 +129,7 @@ class ReplayServer:
         if self._runner is not None:
             for site in list(self._runner.sites):
                 await site.stop()  # no new connection from here on
-        for connection in list(self.connections):
-            connection.close(code, reason)
-        waits = [c.sink.wait_closed() for c in list(self.connections)]
-        if waits:
-            await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=6.0)
+        await self.connections.close_all(code, reason, SHUTDOWN_WAIT)
         if self._publisher is not None:
             self._publisher.cancel()
         if self._runner is not None:
@@ -136,12 +137,8 @@ class ReplayServer:
             self._runner = None
 
     def verify(self, token: str | None) -> Claims:
-        """Check a token against this server's secret (raises AuthenticationFailed)."""
+        """Check a token against this server's secret (raises InvalidToken)."""
         return verify_token(self.secret, token)
-
-    def error_response(self, status: int, message: str, details: str = "") -> web.Response:
-        """The REST spec's error body."""
-        return _error(status, message, details)
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         if not self.options.tls:
@@ -157,24 +154,23 @@ class ReplayServer:
         try:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError as exc:
-            return _error(400, "invalid JSON body", str(exc))
+            return error_response(400, "invalid JSON body", str(exc))
         node, key = (body.get("node_id"), body.get("public_key", "")) if isinstance(
             body, dict) else (None, None)
         if not isinstance(node, str) or not node or len(node) > MAX_NODE_ID:
-            return _error(400, "invalid request", "'node_id' must be a non-empty string of at "
-                          f"most {MAX_NODE_ID} characters")
+            return error_response(400, "invalid request", "'node_id' must be a non-empty string "
+                                  f"of at most {MAX_NODE_ID} characters")
         if key is not None and not isinstance(key, str):
-            return _error(400, "invalid request", "'public_key' must be a string")
+            return error_response(400, "invalid request", "'public_key' must be a string")
         token = issue_token(self.secret, node, self.options.token_ttl)
         log.info("token issued to node %r for %gs", node, self.options.token_ttl)
-        return web.json_response(
-            {"token": token, "token_type": "bearer", "expires_in": int(self.options.token_ttl)},
-            dumps=_dumps,
+        return json_response(
+            {"token": token, "token_type": "bearer", "expires_in": int(self.options.token_ttl)}
         )
 
     async def _status(self, request: web.Request) -> web.Response:
         status = {"uptime": round(time.monotonic() - self._started, 3), **self.hub.status()}
-        return web.json_response(status, dumps=_dumps)
+        return json_response(status)
 
 
 def _publisher_done(task: asyncio.Future[None]) -> None:
@@ -186,24 +182,9 @@ def _publisher_done(task: asyncio.Future[None]) -> None:
         log.info("replay finished: every message of the capture was published")
 
 
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
-
-
-def _error(status: int, message: str, details: str = "") -> web.Response:
-    body = {"error": {"code": status, "message": message, "details": details}}
-    return web.json_response(body, status=status, dumps=_dumps)
-
-
-@web.middleware
-async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """aiohttp's own refusals (404, 405, 413...) in the REST spec's error body."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return _error(exc.status, exc.reason, exc.text or "")
+def _limits(options: ServeOptions) -> Limits:
+    o = options
+    return Limits(o.max_clients, o.max_frame, o.control_rate, o.control_burst, o.strikes)
 
 
 def serve(

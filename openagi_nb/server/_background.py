@@ -16,10 +16,10 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..auth import issue_token
 from ._app import ReplayServer
 from ._options import ServeOptions
 from ._replay import Replay
+from ._tokens import issue_token
 
 __all__ = ["BackgroundServer"]
 
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 class BackgroundServer:
-    """A :class:`~.app.ReplayServer` on its own thread. Use as a context manager, or call
+    """A :class:`~._app.ReplayServer` on its own thread. Use as a context manager, or call
     :meth:`start` and :meth:`stop`."""
 
     def __init__(self, options: ServeOptions, replay: Replay | None = None) -> None:

@@ -1,7 +1,7 @@
 """The hub: one replay clock publishing into one ring that every subscriber reads.
 
 Each message is encoded and framed once, when it is published, whatever the number of clients
-(:func:`.replay.frames`), into a ring of ``max(history, queue) + CHUNK`` frames: ``--history`` is
+(:func:`._replay.frames`), into a ring of ``max(history, queue) + CHUNK`` frames: ``--history`` is
 the least that resume can reach back. The publisher runs on the event loop:
 
 - at a finite ``speed`` it publishes what is due and closes (1013, ``slow_consumer``) any client
@@ -10,7 +10,8 @@ the least that resume can reach back. The publisher runs on the event loop:
   ``queue`` messages ahead of it (no drops), and holds while nobody is subscribed;
 - with ``wait_for`` it holds the clock until that many clients have subscribed.
 
-No server library is imported: clients are reached through :class:`~.subscriber.Sink`.
+No server library is imported: clients are reached through :class:`~._subscriber.Sink`, and a
+subscriber knows the hub only as its :class:`~._subscriber.Publisher`.
 """
 
 from __future__ import annotations
@@ -58,14 +59,13 @@ class Hub:
 
     def attach(self, sink: Sink, label: str) -> Subscriber:
         """Register a new connection; the caller runs ``subscriber.run()`` as its writer."""
-        sub = Subscriber(self, sink, label)
+        sub = Subscriber(self.ring, sink, label, self)
         self.subscribers.add(sub)
         return sub
 
     def detach(self, sub: Subscriber) -> None:
         """Forget a connection that is gone (the clock may then run faster)."""
-        sub.closed = True
-        sub.wake.set()
+        sub.close()
         self.subscribers.discard(sub)
         self._wake.set()
 

@@ -1,14 +1,16 @@
-"""Per-connection limits on what clients send: a token bucket for the control-message rate, and
-the verdict for a message that exceeds it. Pure (the clock is passed in), no I/O.
+"""Limits on what clients may do: how many connect, how large and how fast what each sends may be
+(:class:`Limits`), the token bucket of the control-message rate and its verdict for one message.
+Pure (the clock is passed in), no I/O.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["ControlRate", "Verdict"]
+__all__ = ["ControlRate", "Limits", "Verdict"]
 
 
 class Verdict(Enum):
@@ -50,3 +52,20 @@ class ControlRate:
             return Verdict.ACCEPT
         self._refused += 1
         return Verdict.CLOSE if self._refused >= self.strikes else Verdict.REFUSE
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the WebSocket sessions of one server enforce (from its ``ServeOptions``)."""
+
+    max_clients: int
+    """Connections at most, upgrades under way included (HTTP 503 beyond)."""
+    max_frame: int
+    """Inbound text frames longer than this are refused with an error."""
+    control_rate: float
+    control_burst: int
+    strikes: int
+
+    def control(self) -> ControlRate:
+        """A fresh token bucket for one connection."""
+        return ControlRate(self.control_rate, self.control_burst, self.strikes)

@@ -9,8 +9,13 @@ told (1008), an expired token (4001), falling behind at a finite speed (1013, fr
 shutdown (1001). A frame over :data:`HARD_FRAME_LIMIT` is closed by aiohttp with 1009: skipping
 a frame means reading it, which is the very memory the limit refuses to spend.
 
-What the server sends is written by the subscriber's pump (:mod:`.subscriber`) straight to the
+What the server sends is written by the subscriber's pump (:mod:`._subscriber`) straight to the
 transport; this module only reads.
+
+It knows nothing of the app above it: the app makes one :class:`WebSocketEndpoint`, routes
+``GET /api/v1/ws`` to its :meth:`~WebSocketEndpoint.handle` and gives it what a session needs:
+the :class:`Connections` registry (which the app reads at shutdown), the hub as
+:class:`Subscribers`, the :class:`~._limits.Limits` and a :data:`Verify` callable.
 """
 
 from __future__ import annotations
@@ -18,21 +23,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Final, Literal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final, Literal, Protocol
 
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from .. import model
-from ..exceptions import AuthenticationFailed, InvalidMessage
+from ..exceptions import InvalidMessage, InvalidToken
 from ..model import Channel, ErrorCode, MessageType
-from ._limits import ControlRate, Verdict
-from ._subscriber import Subscriber
+from ._limits import Limits, Verdict
+from ._rest import error_response
+from ._subscriber import Sink, Subscriber
+from ._tokens import Claims
 
-if TYPE_CHECKING:
-    from ._app import ReplayServer
-
-__all__ = ["HARD_FRAME_LIMIT", "SERVER", "websocket_handler"]
+__all__ = [
+    "CLOSE_TIMEOUT", "GOING_AWAY", "HARD_FRAME_LIMIT", "Connections", "Subscribers", "Verify",
+    "WebSocketEndpoint",
+]
 
 log = logging.getLogger("openagi_nb.server")
 
@@ -46,18 +55,73 @@ CLOSE_TIMEOUT: Final = 5.0
 """Seconds a client has to answer our close frame (aiohttp), then to take what is queued."""
 _WebSocket = web.WebSocketResponse[Literal[False]]
 
+Verify = Callable[[str | None], Claims]
+"""Checks a token (None: there is none) and returns its claims, or raises InvalidToken."""
 
-SERVER: Final = web.AppKey["ReplayServer"]("server")
-"""Where the application keeps its :class:`~.app.ReplayServer`."""
+
+class Subscribers(Protocol):
+    """What a session needs of the hub: a subscriber per connection, forgotten when it ends."""
+
+    def attach(self, sink: Sink, label: str) -> Subscriber:
+        """A new subscriber writing to ``sink``; the caller runs its ``run()`` as its writer."""
+        ...
+
+    def detach(self, sub: Subscriber) -> None:
+        """Forget ``sub``, whose connection is gone."""
+
+
+class Connections:
+    """The WebSocket connections of one server, and the upgrades under way.
+
+    The app makes it and closes every connection through it at shutdown; the endpoint admits
+    new clients against it, and each connection is in it while it serves.
+    """
+
+    def __init__(self) -> None:
+        self._open: set[_Connection] = set()
+        self._handshakes = 0
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    @property
+    def taken(self) -> int:
+        """Connections open or being upgraded: what ``max_clients`` bounds."""
+        return len(self._open) + self._handshakes
+
+    @contextmanager
+    def upgrading(self) -> Iterator[None]:
+        """Count an upgrade under way against ``max_clients`` while the block runs."""
+        self._handshakes += 1
+        try:
+            yield
+        finally:
+            self._handshakes -= 1
+
+    def add(self, connection: _Connection) -> None:
+        """Register a connection that starts serving."""
+        self._open.add(connection)
+
+    def discard(self, connection: _Connection) -> None:
+        """Forget a connection that has ended."""
+        self._open.discard(connection)
+
+    async def close_all(self, code: int, reason: str, timeout: float) -> None:
+        """Close every connection with ``code``; wait up to ``timeout`` seconds for the closing
+        handshakes (the connections leave the registry as their handlers finish)."""
+        for connection in list(self._open):
+            connection.close(code, reason)
+        waits = [c.sink.wait_closed() for c in list(self._open)]
+        if waits:
+            await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=timeout)
 
 
 class _Sink:
-    """A connection's transport as the hub's :class:`~.subscriber.Sink`.
+    """A connection's transport as the hub's :class:`~._subscriber.Sink`.
 
     Frames go to ``request.transport`` directly (many per write); flow control uses the
     response's public ``drain()``, which waits while asyncio has paused writing.
     """
-
     def __init__(self, request: web.Request, ws: _WebSocket, writer: AbstractStreamWriter) -> None:
         self._transport = request.transport
         self._ws = ws
@@ -99,31 +163,41 @@ class _Sink:
             await asyncio.shield(self._closing)
 
 
-async def websocket_handler(request: web.Request) -> web.StreamResponse:
-    """``GET /api/v1/ws?token=...``: authenticate, upgrade, serve until closed."""
-    server = request.app[SERVER]
-    peer = _peer(request)
-    taken = len(server.hub.subscribers) + server.handshakes
-    if taken >= server.options.max_clients:
-        log.info("ws %s refused 503: %d clients already", peer, taken)
-        return server.error_response(503, "too many clients",
-                                     f"at most {server.options.max_clients} connections")
-    try:
-        claims = server.verify(_token_of(request))
-    except AuthenticationFailed as exc:
-        log.info("ws %s refused 401: %s", peer, exc)
-        return server.error_response(401, "invalid token", str(exc))
-    ws: _WebSocket = web.WebSocketResponse(
-        compress=False, max_msg_size=HARD_FRAME_LIMIT, timeout=CLOSE_TIMEOUT,
-        decode_text=False)
-    server.handshakes += 1  # counted against max_clients while the upgrade is under way
-    try:
-        writer = await ws.prepare(request)
-        connection = _Connection(server, request, ws, writer, claims["sub"], claims["exp"], peer)
-    finally:
-        server.handshakes -= 1
-    await connection.serve()
-    return ws
+class WebSocketEndpoint:
+    """``GET /api/v1/ws?token=...`` of one server: admit, authenticate, upgrade, serve until closed.
+
+    Args:
+        connections: the server's registry; admission counts it.
+        hub: gives each connection its subscriber.
+        limits: what clients may do.
+        verify: checks a token (raises InvalidToken, which becomes HTTP 401).
+    """
+
+    def __init__(
+        self, connections: Connections, hub: Subscribers, limits: Limits, verify: Verify
+    ) -> None:
+        self.connections, self.hub, self.limits, self.verify = connections, hub, limits, verify
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The aiohttp handler: a refusal (503, 401), or the upgraded connection once it ends."""
+        peer = _peer(request)
+        taken, most = self.connections.taken, self.limits.max_clients
+        if taken >= most:
+            log.info("ws %s refused 503: %d clients already", peer, taken)
+            return error_response(503, "too many clients", f"at most {most} connections")
+        try:
+            claims = self.verify(_token_of(request))
+        except InvalidToken as exc:
+            log.info("ws %s refused 401: %s", peer, exc)
+            return error_response(401, "invalid token", str(exc))
+        ws: _WebSocket = web.WebSocketResponse(
+            compress=False, max_msg_size=HARD_FRAME_LIMIT, timeout=CLOSE_TIMEOUT,
+            decode_text=False)
+        with self.connections.upgrading():
+            writer = await ws.prepare(request)
+            connection = _Connection(self, request, ws, writer, claims, peer)
+        await connection.serve()
+        return ws
 
 
 def _token_of(request: web.Request) -> str | None:
@@ -143,15 +217,16 @@ class _Connection:
     """The life of one accepted connection."""
 
     def __init__(
-        self, server: ReplayServer, request: web.Request, ws: _WebSocket,
-        writer: AbstractStreamWriter, node: str, expires: int, peer: str,
+        self, endpoint: WebSocketEndpoint, request: web.Request, ws: _WebSocket,
+        writer: AbstractStreamWriter, claims: Claims, peer: str,
     ) -> None:
-        self.server, self.ws, self.node, self.peer = server, ws, node, peer
+        self.ws, self.node, self.peer = ws, claims["sub"], peer
+        self.connections, self.hub = endpoint.connections, endpoint.hub
+        self.limits = endpoint.limits
         self.sink = _Sink(request, ws, writer)
-        self.sub: Subscriber = server.hub.attach(self.sink, f"{peer} {node!r}")
-        o = server.options
-        self.rate = ControlRate(o.control_rate, o.control_burst, o.strikes)
-        self.expires = expires
+        self.sub: Subscriber = self.hub.attach(self.sink, f"{peer} {self.node!r}")
+        self.rate = self.limits.control()
+        self.expires = claims["exp"]
         self.refused = 0
 
     async def serve(self) -> None:
@@ -160,13 +235,13 @@ class _Connection:
         expiry = loop.call_later(max(0.0, self.expires - time.time()), self._expire)
         pump = asyncio.ensure_future(self.sub.run())
         pump.add_done_callback(self._pump_done)
-        self.server.connections.add(self)
+        self.connections.add(self)
         try:
             await self._read()
         finally:
             expiry.cancel()
-            self.server.connections.discard(self)
-            self.server.hub.detach(self.sub)
+            self.connections.discard(self)
+            self.hub.detach(self.sub)
             await self.sink.wait_closed()
             pump.cancel()
             ours = self.sink.closed_with
@@ -184,12 +259,10 @@ class _Connection:
 
     def close(self, code: int, reason: str) -> None:
         """Close from our side (shutdown: 1001)."""
-        self.sub.closed = True
-        self.sink.close(code, reason)
+        self.sub.close(code, reason)
 
     def _expire(self) -> None:
-        self.sub.closed = True
-        self.sink.close(TOKEN_EXPIRED, "token expired")
+        self.sub.close(TOKEN_EXPIRED, "token expired")
 
     async def _read(self) -> None:
         while True:
@@ -207,9 +280,9 @@ class _Connection:
         if verdict is not Verdict.ACCEPT:
             self._too_fast(verdict)
             return
-        if len(raw) > self.server.options.max_frame:
+        if len(raw) > self.limits.max_frame:
             self._refuse(ErrorCode.TOO_LARGE, f"frame of {len(raw)} bytes exceeds "
-                         f"{self.server.options.max_frame}")
+                         f"{self.limits.max_frame}")
             return
         try:
             message = model.parse(raw)
@@ -239,7 +312,7 @@ class _Connection:
 
     def _too_fast(self, verdict: Verdict) -> None:
         self.refused += 1
-        limit = f"more than {self.server.options.control_rate:g} messages/s"
+        limit = f"more than {self.limits.control_rate:g} messages/s"
         if verdict is Verdict.CLOSE:
             self.sub.kick(1008, ErrorCode.RATE_LIMITED, f"{limit}, still: closing")
         else:

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final, Protocol
 
 from .. import model
 from ..model import CHANNELS, Channel, ErrorCode, text_frame
 from ._replay import CHANNEL_INDEX
+from ._ring import Ring
 
-if TYPE_CHECKING:
-    from ._hub import Hub
-
-__all__ = ["NEVER", "Sink", "Subscriber"]
+__all__ = ["NEVER", "Publisher", "Sink", "Subscriber"]
 
 NEVER: Final = sys.maxsize
 """A ``starts`` value: the channel is not subscribed."""
@@ -46,15 +44,31 @@ class Sink(Protocol):
         """Start the closing handshake with ``code`` (does not wait)."""
 
 
-class Subscriber:
-    """A client's subscriptions and delivery state. Created by :meth:`Hub.attach`."""
+class Publisher(Protocol):
+    """What a subscriber tells the publisher of the ring it reads (the hub)."""
 
-    def __init__(self, hub: Hub, sink: Sink, label: str) -> None:
-        self.hub, self.sink, self.label = hub, sink, label
+    def on_subscribe(self, first: bool) -> None:
+        """The client subscribed (``first``: for the first time)."""
+
+    def on_progress(self) -> None:
+        """The client's pump wrote a batch: the ring may have room for more."""
+
+
+class Subscriber:
+    """A client's subscriptions and delivery state, reading ``ring``.
+
+    The hub makes one per connection (:meth:`~._hub.Hub.attach`) and tells it of new frames with
+    ``wake``; the connection runs :meth:`run` as its writer task and stops it with :meth:`close`
+    (or :meth:`kick`, which says why first).
+    """
+
+    def __init__(self, ring: Ring, sink: Sink, label: str, publisher: Publisher) -> None:
+        self.ring, self.sink, self.label = ring, sink, label
+        self._publisher = publisher
         self.starts = [NEVER] * len(CHANNELS)
-        self.cursor = hub.ring.head
+        self.cursor = ring.head
         self.sent = 0
-        self.closed = False
+        self._closed = False
         self.ever_subscribed = False
         self.wake = asyncio.Event()
         self._outbox: list[bytes] = []
@@ -63,6 +77,11 @@ class Subscriber:
         self._resend = [NEVER] * len(CHANNELS)
 
     # --- what the connection asks ---------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether the subscriber has stopped writing (closed, kicked, or its connection gone)."""
+        return self._closed
 
     @property
     def subscribed(self) -> bool:
@@ -87,7 +106,7 @@ class Subscriber:
     def subscribe(self, channel: Channel, since: int | None) -> None:
         """Subscribe to ``channel``: live from now, or with ``since`` first the retained
         messages of the channel with a greater ``seq``."""
-        ring, c = self.hub.ring, CHANNEL_INDEX[channel]
+        ring, c = self.ring, CHANNEL_INDEX[channel]
         if not self.subscribed and not self._resending:
             self.cursor = ring.head  # nothing owed from before the first subscription
         self.reply(model.subscribed(channel, ring.head))
@@ -97,7 +116,7 @@ class Subscriber:
         else:
             self._resume(channel, min(since, ring.head))
         first, self.ever_subscribed = not self.ever_subscribed, True
-        self.hub.on_subscribe(first)
+        self._publisher.on_subscribe(first)
 
     def unsubscribe(self, channel: Channel) -> None:
         """Stop sending ``channel``; acknowledged before anything else is written."""
@@ -107,7 +126,7 @@ class Subscriber:
         self.reply(model.unsubscribed(channel))
 
     def _resume(self, channel: Channel, since: int) -> None:
-        ring, c = self.hub.ring, CHANNEL_INDEX[channel]
+        ring, c = self.ring, CHANNEL_INDEX[channel]
         if ring.evicted[c] > since:
             self.reply(model.error(
                 ErrorCode.HISTORY_TRUNCATED,
@@ -133,11 +152,21 @@ class Subscriber:
         self._resend[c] = min(self._resend[c], since)
         self.wake.set()
 
+    def close(self, code: int | None = None, reason: str = "") -> None:
+        """Stop writing; with ``code``, also start the connection's closing handshake.
+
+        Call it without a code when the connection is already gone (the hub's ``detach``).
+        """
+        self._closed = True
+        self.wake.set()
+        if code is not None:
+            self.sink.close(code, reason)
+
     def kick(self, close_code: int, error_code: str, message: str) -> None:
         """Tell the client why in an ``error`` and close the connection with ``close_code``."""
-        if self.closed:
+        if self._closed:
             return
-        self.closed = True
+        self._closed = True
         self.wake.set()
         # The replies already owed go first: every refused input still gets its error.
         pending, self._outbox = self._outbox, []
@@ -153,22 +182,22 @@ class Subscriber:
     async def run(self) -> None:
         """Write what the client is owed until it is closed (the connection's writer task)."""
         try:
-            while not self.closed:
+            while not self._closed:
                 out = self._collect()
                 if out:
                     self.sink.write(b"".join(out))
-                    self.hub.on_progress()
+                    self._publisher.on_progress()
                     await self.sink.drain()
                     await asyncio.sleep(0)  # let the other pumps and the publisher run
                 elif self._idle():
                     self.wake.clear()
                     await self.wake.wait()
         except ConnectionError:
-            self.closed = True
+            self._closed = True
 
     def _idle(self) -> bool:
         return not self._outbox and not self._resending and (
-            not self.subscribed or self.cursor >= self.hub.ring.head
+            not self.subscribed or self.cursor >= self.ring.head
         )
 
     def _collect(self) -> list[bytes]:
@@ -178,11 +207,11 @@ class Subscriber:
         elif self.subscribed:
             self._collect_live(out)
         else:
-            self.cursor = self.hub.ring.head
+            self.cursor = self.ring.head
         return out
 
     def _collect_live(self, out: list[bytes]) -> None:
-        ring, cursor = self.hub.ring, self.cursor
+        ring, cursor = self.ring, self.cursor
         if cursor < ring.oldest:  # cannot happen while the hub enforces the queue bound
             self.kick(1013, ErrorCode.SLOW_CONSUMER, "fell behind the retained history")
             return
@@ -202,7 +231,7 @@ class Subscriber:
         self.cursor = end
 
     def _collect_resend(self, out: list[bytes]) -> None:
-        ring, at = self.hub.ring, self._resend_at
+        ring, at = self.ring, self._resend_at
         if at < ring.oldest:  # the ring moved on while we were resending
             out.append(text_frame(model.error(
                 ErrorCode.HISTORY_TRUNCATED,

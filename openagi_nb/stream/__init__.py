@@ -10,5 +10,9 @@ from ._record import record
 from ._resume import Gap
 from ._stats import State, StreamStats
 from ._stream import ALL, EventStream
+from ._token import fetch_token
 
-__all__ = ["ALL", "EventStream", "Gap", "LiveFrame", "State", "StreamStats", "Window", "record"]
+__all__ = [
+    "ALL", "EventStream", "Gap", "LiveFrame", "State", "StreamStats", "Window", "fetch_token",
+    "record",
+]

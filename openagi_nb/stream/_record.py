@@ -83,7 +83,7 @@ def _run(
 
 
 def _fetcher(url: str, node_id: str) -> Callable[[], str]:
-    from ..auth import fetch_token
+    from ._token import fetch_token
 
     def fetch() -> str:
         return fetch_token(url, node_id=node_id)

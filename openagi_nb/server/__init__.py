@@ -7,8 +7,9 @@ own. Importing this package does not import aiohttp: the names load on first use
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from .._lazy import attach
 
 if TYPE_CHECKING:
     from ._app import ReplayServer, serve
@@ -23,10 +24,4 @@ _HOMES: Final = {
 __all__ = ["BackgroundServer", "ReplayServer", "ServeOptions", "parse_speed", "serve"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = attach(__name__, _HOMES, __all__)

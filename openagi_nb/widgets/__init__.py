@@ -15,8 +15,9 @@ time one of these names is used::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from .._lazy import attach
 
 if TYPE_CHECKING:
     from .board import Dashboard, dashboard
@@ -47,23 +48,13 @@ __all__ = [
 ]
 
 _HOME: Final = {
-    "Dashboard": "board", "dashboard": "board",  # not a module named like the function
-    "LiveFigure": "live", "live_consensus": "live", "live_metrics": "live",
-    "live_network": "live", "live_security": "live",
-    "plot_breaches": "static", "plot_membership": "static", "plot_metric": "static",
-    "plot_proposals": "static", "plot_security_timeline": "static",
-    "plot_top_sources": "static",
+    "Dashboard": ".board", "dashboard": ".board",  # not a module named like the function
+    "LiveFigure": ".live", "live_consensus": ".live", "live_metrics": ".live",
+    "live_network": ".live", "live_security": ".live",
+    "plot_breaches": ".static", "plot_membership": ".static", "plot_metric": ".static",
+    "plot_proposals": ".static", "plot_security_timeline": ".static",
+    "plot_top_sources": ".static",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = attach(__name__, _HOME, __all__)

@@ -114,7 +114,7 @@ def to_frame(tables: list[pa.Table], channel: Channel) -> pd.DataFrame:
         types_mapper=_pandas_type, ignore_metadata=True)
     for name, col in categories.items():
         frame[name] = _categorical(table.column(name), col.dtype)
-    return conform(frame, channel)
+    return conform(channel, frame)
 
 
 def _categorical(values: pa.ChunkedArray, dtype: pd.CategoricalDtype) -> pd.Categorical:

@@ -259,7 +259,7 @@ def _load_parquet(directory: Path) -> Capture:
                 frames[channel] = empty_frame(channel)
                 continue
             table = pa.concat_tables([pq.read_table(f) for f in files])
-            frames[channel] = _sorted(conform(_to_pandas(table), channel))
+            frames[channel] = _sorted(conform(channel, _to_pandas(table)))
         rejects_path = directory / REJECTS_FILE
         rejects = (
             pq.read_table(rejects_path).to_pandas() if rejects_path.exists()

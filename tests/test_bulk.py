@@ -34,7 +34,7 @@ def assert_same_as_per_line(block: bytes) -> bool:
     assert rejects == []
     assert control == 0
     for channel in Channel:
-        fast = bulk.to_frame([tables[channel]], channel)
+        fast = model.arrow_frame(channel, tables[channel])
         assert dict(fast.dtypes) == model.dtypes(channel)
         assert_frame_equal(fast, frames[channel])
     return True

@@ -1,6 +1,6 @@
 """Checking and preparing the frames the analysis functions receive.
 
-Every analysis function takes a channel's frame in the declared schema (``schema.to_frame``), as
+Every analysis function takes a channel's frame in the declared schema (``model.dtypes``), as
 ``Capture.frame`` and ``EventStream.frame`` give it. These helpers check that the columns a
 function reads are there, select the events it is about, and turn the columns it computes on into
 NumPy arrays, so that each function is a few vectorised steps over arrays.

@@ -8,16 +8,17 @@ schema does not know, a duplicate key, a bad escape are errors), and everything 
 (known events, closed sets, timestamps, non-negative ``seq``, fields of another channel) is checked
 here, vectorised. On any doubt it returns ``None`` and the caller decodes that block line by line,
 which rejects exactly the bad lines with their numbers. A property test holds both ways equal.
+
+This module only parses and checks; the tables become pandas in ``model.arrow_frame``, the
+one conversion the other ways share (``openagi_nb/model/_columns.py``).
 """
 
 from __future__ import annotations
 
 import io
 import re
-from typing import Any, Final
+from typing import Final
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -30,10 +31,9 @@ from ..model import (
     Kind,
     column_name,
     columns,
-    conform,
 )
 
-__all__ = ["decode_block", "to_frame"]
+__all__ = ["decode_block"]
 
 _ARROW_TYPES: Final[dict[Kind, pa.DataType]] = {
     Kind.FLOAT: pa.float64(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(),
@@ -93,7 +93,8 @@ class _Doubt(Exception):
 def decode_block(block: bytes) -> dict[Channel, pa.Table] | None:
     """Decode a block of complete lines into one Arrow table per channel, or ``None`` if any
     line is not a clean data message (bad, a control message, or with keys the schema does not
-    know). Turn the tables (of one or many blocks) into a frame with :func:`to_frame`."""
+    know). The tables hold the declared columns (but ``extra``) with the Arrow types
+    ``model.arrow_frame`` turns into the channel's frame."""
     groups: dict[Channel, list[bytes]] = {c: [] for c in Channel}
     found = _LINE.findall(block)
     if len(found) != block.count(b"\n") + (not block.endswith(b"\n")):
@@ -104,35 +105,6 @@ def decode_block(block: bytes) -> dict[Channel, pa.Table] | None:
         return {c: _channel_table(c, lines) for c, lines in groups.items()}
     except (pa.ArrowException, _Doubt):
         return None
-
-
-def to_frame(tables: list[pa.Table], channel: Channel) -> pd.DataFrame:
-    """The frame of ``channel`` in its declared schema from tables :func:`decode_block` made."""
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    categories = {c.name: c for c in columns(channel) if c.kind is Kind.CATEGORY}
-    frame: pd.DataFrame = table.drop_columns(list(categories)).to_pandas(
-        types_mapper=_pandas_type, ignore_metadata=True)
-    for name, col in categories.items():
-        frame[name] = _categorical(table.column(name), col.dtype)
-    return conform(frame, channel)
-
-
-def _categorical(values: pa.ChunkedArray, dtype: pd.CategoricalDtype) -> pd.Categorical:
-    """Strings (checked to be in the closed set) to a categorical by Arrow's dictionary
-    encoding: pandas would look every row up in the categories."""
-    encoded = pc.dictionary_encode(values).combine_chunks()
-    lookup = np.array([dtype.categories.get_loc(v) for v in encoded.dictionary.to_pylist()]
-                      + [-1], dtype=np.int8)
-    indices = encoded.indices.fill_null(len(lookup) - 1).to_numpy()
-    return pd.Categorical.from_codes(lookup[indices], dtype=dtype)
-
-
-def _pandas_type(arrow_type: pa.DataType) -> Any:
-    if arrow_type == pa.string():
-        return pd.StringDtype()
-    if pa.types.is_list(arrow_type) or arrow_type in (pa.int64(), pa.bool_()):
-        return pd.ArrowDtype(arrow_type)  # keeps nulls; conform makes Int64 / boolean of them
-    return None
 
 
 def _channel_table(channel: Channel, lines: list[bytes]) -> pa.Table:

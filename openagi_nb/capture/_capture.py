@@ -8,6 +8,10 @@
 - :func:`iter_lines` yields the raw lines with their numbers, for the replay server.
 
 A bad line never stops a load: it lands in ``Capture.rejects`` with its line number.
+
+Frames are made in ``openagi_nb/model/_columns.py``, as the live stream's are: blocks the Arrow
+bulk reader takes (``_bulk.py``) and Parquet files through ``model.arrow_frame``, blocks read line
+by line through ``model.to_frame``.
 """
 
 from __future__ import annotations
@@ -35,15 +39,14 @@ from ..model import (
     CHANNEL_OF_TYPE,
     CHANNELS,
     Channel,
+    arrow_frame,
     columns,
-    conform,
     decode,
     empty_frame,
     flatten,
     parse,
     to_frame,
 )
-from . import _bulk
 from ._bulk import decode_block
 
 __all__ = ["Capture", "CaptureWriter", "convert", "iter_lines", "load_capture"]
@@ -192,7 +195,7 @@ def _joined(parts: list[pa.Table | pd.DataFrame], channel: Channel) -> pd.DataFr
             run.append(part)
             continue
         if run:
-            frames.append(_bulk.to_frame(run, channel))
+            frames.append(arrow_frame(channel, pa.concat_tables(run)))
             run = []
         if part is not None:
             frames.append(part)
@@ -259,7 +262,7 @@ def _load_parquet(directory: Path) -> Capture:
                 frames[channel] = empty_frame(channel)
                 continue
             table = pa.concat_tables([pq.read_table(f) for f in files])
-            frames[channel] = _sorted(conform(_to_pandas(table), channel))
+            frames[channel] = _sorted(arrow_frame(channel, table))
         rejects_path = directory / REJECTS_FILE
         rejects = (
             pq.read_table(rejects_path).to_pandas() if rejects_path.exists()
@@ -270,14 +273,6 @@ def _load_parquet(directory: Path) -> Capture:
     if not any(len(f) for f in frames.values()) and not any(directory.glob("channel=*")):
         raise CaptureError("not a capture: no channel=<name> directories", path=str(directory))
     return Capture(str(directory), frames, rejects)
-
-
-def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    list_type = pa.list_(pa.string())
-    frame: pd.DataFrame = table.to_pandas(
-        types_mapper=lambda t: pd.ArrowDtype(t) if t == list_type else None
-    )
-    return frame
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -4,6 +4,20 @@ Everything here is pure: no sockets, threads or files. The stream, the server, t
 loaders and the scenario generator all stand on it, and it imports none of them.
 """
 
+from ._columns import (
+    arrow_frame,
+    assemble,
+    conform,
+    empty_frame,
+    from_arrow,
+    from_codes,
+    from_nanoseconds,
+    from_numpy,
+    from_string_codes,
+    from_values,
+    missing,
+    to_frame,
+)
 from ._framing import (
     BINARY,
     CLOSE,
@@ -54,10 +68,7 @@ from ._schema import (
     Severity,
     column_name,
     columns,
-    conform,
     dtypes,
-    empty_frame,
-    to_frame,
 )
 
 __all__ = [
@@ -88,6 +99,8 @@ __all__ = [
     "Severity",
     "TEXT",
     "TYPE_OF_CHANNEL",
+    "arrow_frame",
+    "assemble",
     "build_frame",
     "close_payload",
     "column_name",
@@ -101,7 +114,14 @@ __all__ = [
     "error",
     "flatten",
     "format_timestamp",
+    "from_arrow",
+    "from_codes",
+    "from_nanoseconds",
+    "from_numpy",
+    "from_string_codes",
+    "from_values",
     "message_type",
+    "missing",
     "parse",
     "parse_close",
     "parse_timestamp",

@@ -1,8 +1,9 @@
 """Channels, the event catalogue and the ONE declared column schema of each channel.
 
-The live stream (``EventStream.frame``) and a recorded capture (``Capture.frame``) both build
-their DataFrames through :func:`to_frame`, so they have the same columns and dtypes, and every
-analysis function works on both. No I/O happens here.
+This module declares the columns (name, kind, pandas dtype); it converts nothing. Every way a
+frame is made (the live stream's snapshots, a capture read line by line, the Arrow bulk reader,
+Parquet) builds it in ``_columns.py`` from these declarations, so all have the same columns and
+dtypes, and every analysis function works on each. No I/O happens here.
 
 A channel's columns are ``seq`` (Int64), ``timestamp`` (datetime64[ns, UTC]), ``event``
 (category), then the union of its events' ``data`` fields in catalogue order, nested objects
@@ -14,7 +15,7 @@ envelope column gets a ``data_`` prefix (``data.timestamp`` of ``node_joined`` i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -34,10 +35,7 @@ __all__ = [
     "SEVERITIES",
     "Severity",
     "columns",
-    "conform",
     "dtypes",
-    "empty_frame",
-    "to_frame",
 ]
 
 
@@ -111,9 +109,16 @@ class Column:
     @property
     def dtype(self) -> Any:
         """The pandas dtype this column has in every frame."""
-        return _DTYPES[self.kind] if self.kind is not Kind.CATEGORY else pd.CategoricalDtype(
-            list(self.categories), ordered=self.ordered
-        )
+        if self.kind is Kind.CATEGORY:
+            return _categorical_dtype(self.categories, self.ordered)
+        return _DTYPES[self.kind]
+
+
+@functools.cache
+def _categorical_dtype(categories: tuple[str, ...], ordered: bool) -> pd.CategoricalDtype:
+    """One dtype object per closed set: its categories' hash table is built once, not at each
+    frame (pandas dtypes are immutable, so frames may share it)."""
+    return pd.CategoricalDtype(list(categories), ordered=ordered)
 
 
 _DTYPES: Final[dict[Kind, Any]] = {
@@ -220,66 +225,3 @@ def columns(channel: str) -> tuple[Column, ...]:
 def dtypes(channel: str) -> dict[str, Any]:
     """Column name -> pandas dtype of ``channel``'s frames."""
     return {c.name: c.dtype for c in columns(channel)}
-
-
-def _timestamps(values: Sequence[Any] | np.ndarray[Any, Any]) -> Any:
-    if isinstance(values, np.ndarray) and values.dtype == np.int64:
-        ints = values
-    else:
-        ints = np.fromiter(
-            (np.iinfo(np.int64).min if v is None else v for v in values), np.int64, len(values)
-        )
-    return pd.DatetimeIndex(ints.view("datetime64[ns]")).tz_localize("UTC").array
-
-
-def _array(col: Column, values: Sequence[Any]) -> Any:
-    kind = col.kind
-    if kind is Kind.TIMESTAMP:
-        return _timestamps(values)
-    if kind is Kind.FLOAT:
-        return np.asarray(values, dtype="float64")
-    if kind is Kind.CATEGORY:
-        return pd.Categorical(values, dtype=col.dtype)
-    if kind is Kind.LIST:
-        return pd.array(pa.array(values, type=pa.list_(pa.string())), dtype=col.dtype)
-    if kind is Kind.STRING:
-        return pd.array(pa.array(values, type=pa.string()), dtype=col.dtype)
-    return pd.array(values, dtype=col.dtype)
-
-
-def to_frame(channel: str, data: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """Build ``channel``'s frame from one sequence of values per declared column.
-
-    Values are as :func:`openagi_nb.protocol.flatten` produces them: ``None`` for missing,
-    timestamps as integer nanoseconds since the epoch (UTC), categories as their strings.
-    """
-    cols = columns(channel)
-    if len(data) != len(cols):
-        raise ValueError(f"{channel}: expected {len(cols)} columns, got {len(data)}")
-    return pd.DataFrame({c.name: _array(c, v) for c, v in zip(cols, data, strict=True)})
-
-
-def empty_frame(channel: str) -> pd.DataFrame:
-    """A frame with ``channel``'s columns and dtypes and no rows."""
-    return to_frame(channel, [[] for _ in columns(channel)])
-
-
-def conform(df: pd.DataFrame, channel: str) -> pd.DataFrame:
-    """Return ``df`` with exactly ``channel``'s declared columns, order and dtypes.
-
-    Use it on frames that come from elsewhere (a Parquet file another tool wrote, a concat of
-    snapshots) before handing them to code that relies on the schema. Missing columns are added as
-    all-NA; columns the schema does not declare raise ``ValueError``.
-    """
-    declared = dtypes(channel)
-    unknown = [c for c in df.columns if c not in declared]
-    if unknown:
-        raise ValueError(f"{channel}: columns not in the schema: {unknown}")
-    out = {}
-    for name, dtype in declared.items():
-        if name not in df.columns:
-            out[name] = pd.Series(None, index=df.index, dtype=dtype)
-        else:
-            series = df[name]
-            out[name] = series if series.dtype == dtype else series.astype(dtype)
-    return pd.DataFrame(out, index=df.index)

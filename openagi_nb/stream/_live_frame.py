@@ -12,7 +12,8 @@ Rows live in preallocated numpy columns laid out as a ring, in the declared sche
 
 Appends are batched: rows wait in a short list and are written to the columns in blocks, or as
 soon as a reader asks, so readers see every appended row. One lock guards it all; a snapshot holds
-it only to copy the live slots, and converts to pandas after.
+it only to copy the live slots, and converts to pandas after, with ``model.from_numpy`` and
+``model.assemble`` (``openagi_nb/model/_columns.py``): the conversion a capture's frames share.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..durations import positive
-from ..model import Channel, Column, Kind, columns
+from ..model import Channel, Column, Kind, assemble, columns, from_numpy
 
 __all__ = ["LiveFrame", "Window"]
 
@@ -126,28 +127,12 @@ class _Store:
         return out
 
     def decode(self, data: np.ndarray, strings: tuple[list[str | None], int, int] | None) -> Any:
-        kind = self.kind
-        if kind is Kind.FLOAT:
-            return data
-        if kind is Kind.INT:
-            return pd.arrays.IntegerArray(data, data == INT64_MIN)
-        if kind is Kind.TIMESTAMP:
-            return pd.array(data.view("datetime64[ns]"), copy=False).tz_localize("UTC")
-        if kind is Kind.CATEGORY:
-            return pd.Categorical.from_codes(data, dtype=self.column.dtype)
-        if kind is Kind.BOOL:
-            return pd.arrays.BooleanArray(data == 1, data < 0)
+        """The pandas array of a copy of live rows (``strings``: the dictionary's state read
+        under the lock, as :meth:`LiveFrame.since` takes it)."""
+        dictionary = None
         if self.strings is not None and strings is not None:
-            return pd.array(self._strings(data, *strings), dtype=self.column.dtype)
-        lists = pa.array(data, type=pa.list_(pa.string()), from_pandas=True)
-        return pd.array(lists, dtype=self.column.dtype)
-
-    def _strings(self, codes: np.ndarray, values: list[str | None], generation: int,
-                 n: int) -> Any:
-        if not codes.any():
-            return pa.nulls(len(codes), _ARROW_STRING)
-        assert self.strings is not None
-        return self.strings.dictionary(values, generation, n).take(codes)
+            dictionary = self.strings.dictionary(*strings)
+        return from_numpy(self.column, data, dictionary)
 
 
 _NA: Final = {Kind.FLOAT: np.nan, Kind.INT: INT64_MIN, Kind.TIMESTAMP: INT64_MIN, Kind.LIST: None,
@@ -373,10 +358,9 @@ class LiveFrame:
         stamps = data[1]
         if not bool(np.all(stamps[1:] >= stamps[:-1])):
             data = self._in_order(data, newest)
-        return pd.DataFrame({
-            store.column.name: store.decode(d, s)
-            for store, d, s in zip(self._stores, data, strings, strict=True)
-        }, copy=False)
+        return assemble(self.channel, [
+            store.decode(d, s) for store, d, s in zip(self._stores, data, strings, strict=True)
+        ])
 
     def _in_order(self, data: list[np.ndarray], newest: int) -> list[np.ndarray]:
         """Late rows: sort as ``Capture.frame`` does (time, then seq with NA last, stable) and,

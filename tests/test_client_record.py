@@ -1,4 +1,4 @@
-"""client_record.py: recording a live stream into a capture that loads into the same frames."""
+"""stream/_record.py: recording a live stream into a capture that loads into the same frames."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""client_resume.py: what to resume from, which messages are duplicates, which outages are gaps."""
+"""stream/_resume.py: what to resume from, which messages are duplicates, which outages are gaps."""
 
 from __future__ import annotations
 

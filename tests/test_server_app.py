@@ -1,5 +1,5 @@
 """The HTTP side: the token and status endpoints, handshake refusals (401, 503) with the REST
-spec's error body, TLS, and shutdown on SIGTERM."""
+HTTP error body, TLS, and shutdown on SIGTERM."""
 
 from __future__ import annotations
 

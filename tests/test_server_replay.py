@@ -26,7 +26,7 @@ def test_payload_is_the_message_with_seq_last(tmp_path):
         message = payload(replay, i, seq=100 + i)
         assert message == {**make_message(i, T0_NS + i * STEP_NS), "seq": 100 + i}
         assert list(message)[-1] == "seq"
-        parse(orjson.dumps(message))  # valid in the spec's format
+        parse(orjson.dumps(message))  # valid in the published format
 
 
 def test_offset_moves_every_timestamp_including_those_in_data(tmp_path):

@@ -1,4 +1,4 @@
-"""The spec's Python client (websocket_api.md, "Python Client"), unchanged, against our server."""
+"""The published API's Python client example ("Python Client"), unchanged, against our server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from openagi_nb.stream import fetch_token
 from .conftest import write_capture
 
 
-# --- copied verbatim from spec/websocket_api.md ("Python Client") -----------------------------
+# --- copied verbatim from the published API's "Python Client" example --------------------
 class OpenAGIWebSocketClient:
     def __init__(self, url, token):
         self.url = f"{url}?token={token}"
@@ -79,7 +79,7 @@ class OpenAGIWebSocketClient:
             "channel": channel
         }
         self.ws.send(json.dumps(message))
-# --- end of the spec's client ------------------------------------------------------------------
+# --- end of the published client -------------------------------------------------------------
 
 
 class Collector:

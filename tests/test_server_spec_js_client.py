@@ -1,4 +1,4 @@
-"""The spec's JavaScript client (websocket_api.md, "JavaScript Client"), unchanged, in Node's
+"""The published API's JavaScript client example ("JavaScript Client"), unchanged, in Node's
 browser-compatible WebSocket, against our server."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What each client is sent: its channels only, in the spec's format plus ``seq``, acks in order,
+"""What each client is sent: its channels only, in the published format plus ``seq``, acks in order,
 and resume (``since``): resend then live, no duplicate, no hole, even through cut connections."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bulk decoding of a block of capture lines with Arrow's JSON reader.
 
-Loading a capture message by message (``protocol.decode`` + ``protocol.flatten``) runs at about
+Loading a capture message by message (``model.decode`` + ``model.flatten``) runs at about
 150k messages/s; Arrow parses, type-checks and columnises a block of clean lines several times
 faster. :func:`decode_block` takes that fast way only when it can prove the result is exactly what
 the per-message way gives: Arrow's reader is strict (a value of the wrong JSON type, a key the

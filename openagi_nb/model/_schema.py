@@ -40,7 +40,7 @@ __all__ = [
 
 
 class Channel(StrEnum):
-    """The four channels of the API (spec: Channels)."""
+    """The four channels of the API (``docs/protocol.md`` section 6)."""
 
     NETWORK = "network_events"
     CONSENSUS = "consensus_events"
@@ -49,8 +49,8 @@ class Channel(StrEnum):
 
 
 class MessageType(StrEnum):
-    """Every ``type`` a message can have: the four data types, the spec's control messages and
-    our replies (DESIGN.md: Wire protocol)."""
+    """Every ``type`` a message can have: the four data types, the published control messages
+    and our replies (``docs/protocol.md`` section 5.2)."""
 
     NETWORK_EVENT = "network_event"
     CONSENSUS_EVENT = "consensus_event"
@@ -178,7 +178,7 @@ CATALOGUE: Final[dict[Channel, dict[str, dict[str, Field]]]] = {
         "resource_exhausted": {"node_id": S, "resource": S, "value": F, "limit": F},
     },
 }
-"""Every event of every channel with the fields of its ``data`` (DESIGN.md: Event catalogue)."""
+"""Every event of every channel with the fields of its ``data`` (``docs/protocol.md`` section 6)."""
 
 ENVELOPE: Final = ("seq", "timestamp", "event", "extra")
 ORDERED_CATEGORIES: Final = {SEVERITIES, PHASES, STATUSES}

@@ -4,7 +4,7 @@
 the messages and the ground truth (:class:`Incident`) without a file. The same seed always gives
 the same messages, byte for byte; another seed gives another hour. Only :func:`write` does I/O.
 
-What the hour holds (DESIGN.md: Captures), each part in its own module:
+What the hour holds (``data/README.md``), each part in its own module:
 
 - ``scenario_plan``: the shared timeline (who is online when, when each incident happens);
 - ``scenario_metrics``: metric series of every node, alerts, degradations, exhaustion;

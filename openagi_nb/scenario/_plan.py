@@ -201,7 +201,8 @@ def rng_for(seed: int, part: str) -> random.Random:
 
 
 def address(node: str) -> str:
-    """A node's overlay address: ``node_07`` -> ``node07.onion`` (the spec's example form)."""
+    """A node's overlay address: ``node_07`` -> ``node07.onion`` (the form of the published
+    API's example)."""
     return node.replace("_", "") + ".onion"
 
 

@@ -13,7 +13,7 @@ the hub can write many pre-framed messages per write (:mod:`._subscriber`).
 This module is the top of the server (only :mod:`._background` builds on it): it owns the hub,
 the connections registry and the WebSocket endpoint, and hands each what it needs.
 
-Errors are the REST spec's ``{"error": {"code", "message", "details"}}`` (:mod:`._rest`). One log
+Errors are the HTTP API's ``{"error": {"code", "message", "details"}}`` (:mod:`._rest`). One log
 line per WebSocket connection (peer, node, channels, messages sent, close code), never a token:
 aiohttp's access log, which would print the query string, is off.
 

@@ -88,8 +88,8 @@ class Hub:
         while self.subscribed_clients < self.options.wait_for:
             await self._sleep(None)
         if self.options.wait_for:
-            # the spec's clients subscribe to each channel in a message of its own: let the
-            # last client's other subscribes arrive before the first event goes out
+            # clients of the published API subscribe to each channel in a message of its own:
+            # let the last client's other subscribes arrive before the first event goes out
             await asyncio.sleep(WAIT_FOR_GRACE)
         self.clock.start(loop.time(), int(time.time()) if self.options.retime else None)
         while not self.clock.finished:

@@ -1,13 +1,14 @@
 """A capture made ready to publish: parsed once at load, re-encoded per message only where it
 changes (the seconds of its timestamps, and its ``seq``).
 
-Loading validates every line (:func:`protocol.flatten`), skips what is not a valid data message
-(counted in ``rejected``), and keeps each message as a *template*: its compact JSON split around
-the date-and-seconds of every timestamp it holds, the envelope's and those inside ``data``
-(``data.timestamp``, ``executed_at``, ``expired_at``... any ISO 8601 date-time string). Fractions
-of a second stay in the template, normalised to ``.ffffffZ``, and replay offsets are whole
-seconds, so publishing message ``i`` costs a cached lookup per timestamp and one join, not a JSON
-encode. The templates of a capture take about the size of the capture (one blob, a few arrays).
+Loading validates every line (:func:`openagi_nb.model.flatten`), skips what is not a valid data
+message (counted in ``rejected``), and keeps each message as a *template*: its compact JSON
+split around the date-and-seconds of every timestamp it holds, the envelope's and those inside
+``data`` (``data.timestamp``, ``executed_at``, ``expired_at``... any ISO 8601 date-time string).
+Fractions of a second stay in the template, normalised to ``.ffffffZ``, and replay offsets are
+whole seconds, so publishing message ``i`` costs a cached lookup per timestamp and one join, not
+a JSON encode. The templates of a capture take about the size of the capture (one blob, a few
+arrays).
 """
 
 from __future__ import annotations

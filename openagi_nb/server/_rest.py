@@ -1,6 +1,6 @@
-"""The REST spec's shapes, shared by the app and the WebSocket handshake: JSON bodies, and the
-error body ``{"error": {"code", "message", "details"}}`` for every HTTP refusal, aiohttp's own
-(404, 405, 413...) included.
+"""The HTTP API's shapes (``docs/protocol.md`` section 3), shared by the app and the WebSocket
+handshake: JSON bodies, and the error body ``{"error": {"code", "message", "details"}}`` for
+every HTTP refusal, aiohttp's own (404, 405, 413...) included.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 
 def error_response(status: int, message: str, details: str = "") -> web.Response:
-    """The REST spec's error body with HTTP ``status``."""
+    """The HTTP error body (``docs/protocol.md`` section 3.3) with HTTP ``status``."""
     return json_response({"error": {"code": status, "message": message, "details": details}},
                          status)
 
 
 @web.middleware
 async def json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """aiohttp's own refusals (404, 405, 413...) in the REST spec's error body."""
+    """aiohttp's own refusals (404, 405, 413...) in the HTTP error body."""
     try:
         return await handler(request)
     except web.HTTPException as exc:

@@ -1,8 +1,8 @@
 """The replay server's tokens: pick its secret, issue tokens and verify them.
 
 The API authenticates WebSocket connections with a JWT obtained from ``POST /api/v1/auth/token``
-(DESIGN.md: Wire protocol). Ours are HS256 with the server's secret and carry ``sub`` (the node
-id), ``iat`` and ``exp``. PyJWT's errors are translated here and only here, into
+(``docs/protocol.md`` section 2). Ours are HS256 with the server's secret and carry ``sub``
+(the node id), ``iat`` and ``exp``. PyJWT's errors are translated here and only here, into
 :class:`~openagi_nb.exceptions.InvalidToken`; a token never appears in a message, a repr or a
 log line. (Asking a server for a token is the client's part: :mod:`openagi_nb.stream._token`.)
 """

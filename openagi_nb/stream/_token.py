@@ -1,4 +1,4 @@
-"""Asking a server for a token: ``POST /api/v1/auth/token`` (DESIGN.md: Wire protocol).
+"""Asking a server for a token: ``POST /api/v1/auth/token`` (``docs/protocol.md`` section 2).
 
 The standard library only (no ``requests``); urllib's errors are translated here and only here:
 :class:`~openagi_nb.exceptions.TokenRefused` when the server says no (HTTP 4xx: asking again will
@@ -108,7 +108,7 @@ def _error_message(body: bytes) -> str:
             error["message"]
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        return ""  # not the REST spec's error body
+        return ""  # not the HTTP API's error body
 
 
 def _token_from(payload: bytes, url: str, status: int) -> str:

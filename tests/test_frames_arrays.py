@@ -63,7 +63,8 @@ def test_a_range_across_the_ring_end_is_the_snapshot_cut(lo, hi):
 def test_the_ring_of_these_tests_does_wrap():
     frame = wrapped()
     ring = frame._data[1]
-    assert frame._head != 0 and int(ring[frame._head - 1]) > int(ring[frame._head])
+    assert frame._head != 0
+    assert int(ring[frame._head - 1]) > int(ring[frame._head])
 
 
 def test_only_the_columns_asked_for_are_read_with_seq_and_timestamp():
@@ -143,8 +144,10 @@ def test_na_values_read_as_stored_and_factor_marks_them_minus_one():
     assert found["seq"].tolist() == [0, NA]
     assert np.isnan(found["value"][1])
     codes, labels = found.factor("node_id")
-    assert codes.tolist() == [0, -1] and labels == ["node_00"]
-    assert found.code("node_id", "node_00") == 0 and found.code("node_id", "nope") == -1
+    assert codes.tolist() == [0, -1]
+    assert labels == ["node_00"]
+    assert found.code("node_id", "node_00") == 0
+    assert found.code("node_id", "nope") == -1
     assert found.factor("status")[1] == list(model.STATUSES)
     with pytest.raises(ValueError, match="float values"):
         found.factor("value")

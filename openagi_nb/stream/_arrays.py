@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import Column, Kind
-from ._ring import RingView, Rows, time_order
+from ._ring import INT64_MIN, RingView, Rows, time_order
 
 __all__ = ["Arrays", "Convert", "Dictionary", "Stored", "copied", "positions"]
 
@@ -88,6 +88,20 @@ class Arrays:
         if column.kind is Kind.BOOL:
             return [False, True]
         raise ValueError(f"column {name!r} holds {column.kind.value} values, not codes")
+
+    def notna(self, name: str) -> np.ndarray:
+        """Which rows have a value in column ``name`` (a boolean mask)."""
+        kind, data = self.columns[name].kind, self.data[name]
+        mask: np.ndarray
+        if kind is Kind.FLOAT:
+            mask = ~np.isnan(data)
+        elif kind is Kind.LIST:
+            mask = np.fromiter((v is not None for v in data), bool, len(data))
+        elif kind is Kind.INT or kind is Kind.TIMESTAMP:
+            mask = data != INT64_MIN
+        else:
+            mask = data != 0 if kind is Kind.STRING else data >= 0
+        return mask
 
     def code(self, name: str, value: Any) -> int:
         """The code of ``value`` in ``factor(name)`` (-1 when no row read holds it)."""

@@ -117,8 +117,9 @@ class RingView:
         if self.ordered:
             first = self._search(least, "left")
             return None if first == self.count else (self._stamp(first), self._stamp(-1))
-        known = [s[s >= least] for s in self.segments(STAMPS)]
-        known = [k for k in known if len(k)]
+        known = [s for s in self.segments(STAMPS) if len(s)]
+        if known and min(int(k.min()) for k in known) < least:  # NA or expired rows: skip them
+            known = [k for k in (s[s >= least] for s in known) if len(k)]
         if not known:
             return None
         return min(int(k.min()) for k in known), max(int(k.max()) for k in known)

@@ -14,6 +14,7 @@ import pytest
 
 from openagi_nb.model import CHANNELS, data_message, flatten, format_timestamp
 from openagi_nb.stream import LiveFrame
+from openagi_nb.widgets import live_consensus, live_metrics, live_security
 from openagi_nb.widgets.consensus_plot import consensus_plot, consensus_plot_live
 from openagi_nb.widgets.metrics_live import metrics_plot_live
 from openagi_nb.widgets.metrics_plot import metrics_plot
@@ -22,6 +23,7 @@ from openagi_nb.widgets.plotdata import Plot, View
 from openagi_nb.widgets.security_plot import security_plot, security_plot_live
 
 from .test_widgets_plots import SAMPLE, T0, S, sample
+from .test_widgets_refresh import FakeClock
 
 M = 60 * S
 BUILDERS: dict[str, tuple[Callable[..., Plot], Callable[..., Plot]]] = {
@@ -76,6 +78,14 @@ def captured() -> dict[str, LiveFrame]:
             channel, row = flatten(json.loads(line))
             frames[channel].append(row)
     return frames
+
+
+def replayed(channel: str, limit: int = 5000) -> list[tuple[Any, ...]]:
+    """The first rows of ``channel`` in the bundled capture."""
+    with gzip.open(SAMPLE, "rt") as lines:
+        flat = (flatten(json.loads(line)) for line in lines)
+        rows = [row for ch, row in flat if ch == channel]
+    return rows[:limit]
 
 
 def views(frame: LiveFrame) -> list[View]:
@@ -159,3 +169,19 @@ def test_lines_split_by_a_column_of_numbers_draw_the_snapshot_plot():
 def test_a_live_metrics_plot_of_another_channel_is_refused():
     with pytest.raises(ValueError, match="not a monitoring_events frame"):
         metrics_plot_live(LiveFrame("security_events"), View())
+
+
+@pytest.mark.parametrize(("make", "channel"), [
+    (live_metrics, "monitoring_events"), (live_security, "security_events"),
+    (live_consensus, "consensus_events"),
+])
+def test_live_figures_never_convert_the_whole_window(make, channel, monkeypatch):
+    rows, frame, clock = replayed(channel), LiveFrame(channel), FakeClock()
+    frame.extend(rows[:-50])
+    monkeypatch.setattr(frame, "snapshot", lambda: pytest.fail("the whole window was read"))
+    fig = make(frame, window="5min", scheduler=clock)
+    frame.extend(rows[-50:])
+    clock.advance(1.0)
+    assert fig.refresher.renders == 2
+    assert fig.refresher.last_error is None
+    fig.close()

@@ -3,7 +3,7 @@
 ``metrics_plot(frame.snapshot(), view)`` converts the whole window to pandas on every refresh
 (about 70 ms for a million rows), then keeps the last minutes of it. Here the frame is asked for
 the view's window only (:meth:`LiveFrame.arrays`: a binary search, then a copy of those rows of
-the eight columns the figure reads), and the samples are selected on the stored codes: a string
+the seven columns the figure reads), and the samples are selected on the stored codes: a string
 is decoded only if it names a line or a metric. The figure is the same: both paths build
 :class:`.metrics_plot.Samples` and :func:`.metrics_plot.draw` them.
 
@@ -48,7 +48,7 @@ def metrics_plot_live(frame: LiveFrame, view: View, *, by: str = "node_id",
             "groups": _distinct(by_codes[shown], groups)}
     metric = view.metric or nearest(metric_codes[shown], metrics, found["value"][shown],
                                     found["threshold"][shown])
-    keep &= metric_codes == (metrics.index(metric) if metric in metrics else -2)
+    keep &= metric_codes == found.code("metric", metric)  # -1 if absent: NA, dropped already
     if view.nodes is not None:
         keep &= np.isin(by_codes, [i for i, g in enumerate(groups) if g in view.nodes])
     rows = slice(None) if keep.all() else np.flatnonzero(keep)

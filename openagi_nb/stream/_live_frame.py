@@ -390,9 +390,9 @@ class LiveFrame:
             ordered = self._descent <= self._total - self._count
             ring = RingView(self._data, self._head, self._count, ordered, floor)
             bounds = ring.bounds()
-            read = copied(ring, rows(ring, bounds), {i: self._stores[i] for i in picked},
-                          self._total, bounds, self._frame if len(picked) == self._width else None)
-        return read if ordered else read.in_time_order()
+            read, scanned = copied(ring, rows(ring, bounds), {i: self._stores[i] for i in picked},
+                                   self._total, bounds, self._frame)
+        return read if scanned is None else read.in_time_order(scanned)
 
     def __repr__(self) -> str:
         return (f"<LiveFrame {self.channel.value}: {self._count + len(self._pending)} rows, "

@@ -4,9 +4,10 @@ A :class:`~._live_frame.LiveFrame` keeps each column in a preallocated numpy arr
 ring: the live rows run from physical slot ``head`` for ``count`` slots, wrapping at the end of
 the array, oldest appended first. Their timestamps are in time order too unless late rows
 arrived, and the frame knows whether its window holds such a row (:func:`last_descent`). In
-order, a range is found by binary search on the ring's two physical segments (O(log n)); out of
-order, by comparing the window's timestamps with the range's ends (O(n) comparisons, no copy).
-Either way only the rows found are then copied, and only the columns asked for.
+order, a range is found by binary search on the ring's two physical segments (O(log n)) and only
+its rows are copied; out of order, by comparing the window's timestamps with the range's ends
+(O(n) comparisons), and the stretch of rows that holds those found is copied (late rows are few
+and recent), to be picked and sorted once the lock is released. Only the columns asked for are.
 
 :class:`RingView` reads arrays the receive thread writes: use it under the frame's lock only.
 """

@@ -1,17 +1,23 @@
-"""Time and bytes per refresh of a live metrics plot, for windows of 10k, 100k and 1M rows.
+"""Kernel time and bytes per refresh of a live metrics plot, for windows of 10k, 100k and 1M rows.
 
 A LiveFrame holds a window of N ``metric_update`` rows (25 nodes, one metric, a sample a second
-per node). Each refresh first appends 250 new rows (10 s of data), then redraws; what a redraw
-sends is what the widget hands to its comm (``Wire``: a real ``comm`` object whose transport
-records the message): the JSON text plus the binary buffers, as the kernel would put them on the
-wire. Three ways are measured in the same process:
+per node). Each refresh first appends 250 new rows (10 s of data), then runs one tick of the
+figure's refresher: read the frame, build the plot, push it to the widget (the kernel's cost of a
+refresh). What a redraw sends is what the widget hands to its comm (``Wire``: a real ``comm``
+object whose transport records the message): the JSON text plus the binary buffers, as the
+kernel would put them on the wire. Two views, each measured several ways in the same process:
 
-- ``downsampled``: ``live_metrics`` as shipped: snapshot, figure data, each trace min-max
-  downsampled to 2,000 points, one ``batch_update`` (x as float ms in binary buffers);
-- ``full``: the same with ``max_points=None`` (every point sent);
-- ``naive``: what a notebook does without thinking of size: ``snapshot()``, then per node
-  ``fig.data[i].x = timestamps`` / ``.y = values`` in a ``batch_update`` (datetimes go as ISO
-  strings in JSON).
+- view ``5min`` (``live_metrics``' default window) and view ``all`` (the whole window);
+- ``range``: ``live_metrics`` as shipped: ``LiveFrame.arrays`` reads only the rows of the view's
+  window, as numpy columns; each trace min-max downsampled to 2,000 points (at most 20,000 in
+  all), one ``batch_update`` (x as float ms in binary buffers);
+- ``range late``: the same while a late row is in the window (found by a scan, then sorted);
+- ``today``: the way before ``LiveFrame.arrays``, the baseline of the ratios: ``snapshot()`` of
+  the whole window to pandas, then ``metrics_plot`` cuts it to the view, downsampled the same;
+- ``range full``: ``range`` with ``max_points=None`` (every point sent);
+- ``naive`` (view ``all``): what a notebook does without thinking of size: ``snapshot()``, then
+  per node ``fig.data[i].x = timestamps`` / ``.y = values`` in a ``batch_update`` (datetimes go
+  as ISO strings in JSON).
 
 Then the downsampler alone on 1M points: NumPy min-max (ours) against tsdownsample's MinMaxLTTB
 (if installed), time and how many of 50 one-sample spikes over a threshold each keeps.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -36,11 +43,16 @@ from openagi_nb.model import columns
 from openagi_nb.stream import LiveFrame
 from openagi_nb.widgets.downsample import minmax
 from openagi_nb.widgets.live import LiveFigure, live_metrics
+from openagi_nb.widgets.metrics_plot import metrics_plot
+from openagi_nb.widgets.plotdata import Plot, View
 
 T0 = 1_767_603_600_000_000_000
 S = 1_000_000_000
 NODES = 25
 NEW_ROWS = 250
+VIEWS = {"5min": 300 * S, "all": None}
+WAYS = {"5min": ("today", "range", "range late"),
+        "all": ("naive", "today", "range", "range late", "range full")}
 
 
 class Wire(BaseComm):
@@ -65,11 +77,14 @@ class Rows:
         self.next = 0
         self.rng = np.random.default_rng(7)
 
-    def take(self, n: int) -> list[tuple[Any, ...]]:
+    def take(self, n: int, late: int = 0) -> list[tuple[Any, ...]]:
+        """The next ``n`` rows; the first ``late`` seconds late."""
         i = np.arange(self.next, self.next + n)
         self.next += n
+        stamps = T0 + (i // NODES) * S
+        stamps[:1] -= late * S
         cols: dict[str, Any] = {
-            "seq": i.tolist(), "timestamp": (T0 + (i // NODES) * S).tolist(),
+            "seq": i.tolist(), "timestamp": stamps.tolist(),
             "event": ["metric_update"] * n,
             "node_id": [f"node_{k % NODES + 1:02d}" for k in i.tolist()],
             "metric": ["cpu_usage"] * n, "value": self.rng.uniform(20, 85, n).tolist(),
@@ -104,17 +119,31 @@ def naive_figure(frame: LiveFrame) -> tuple[go.FigureWidget, Callable[[], None]]
     return fig, refresh
 
 
-def measure(size: int, mode: str, runs: int) -> tuple[float, float, int]:
+def from_snapshot(frame: LiveFrame, view: View) -> Plot:
+    """The way a live figure was built before ``LiveFrame.arrays``: the whole window to pandas,
+    then cut to the view."""
+    return metrics_plot(frame.snapshot(), view)
+
+
+def figure(frame: LiveFrame, view: str, way: str) -> tuple[go.FigureWidget, Callable[[], None]]:
+    if way == "naive":
+        return naive_figure(frame)
+    live = live_metrics(frame, "cpu_usage", window=None, scheduler=Manual(),
+                        max_points=None if way == "range full" else 2000)
+    live.set_view(window=VIEWS[view])
+    if way == "today":
+        live.show_frame(frame, from_snapshot, live.view)
+    return live, live.refresher.tick
+
+
+def measure(size: int, view: str, way: str, runs: int) -> tuple[float, float, int]:
     """Median seconds and bytes per refresh, and points sent at the last one."""
     rows, frame = Rows(), LiveFrame("monitoring_events", size)
     for start in range(0, size, 200_000):
         frame.extend(rows.take(min(200_000, size - start)))
-    if mode == "naive":
-        fig, refresh = naive_figure(frame)
-    else:
-        live = live_metrics(frame, "cpu_usage", window=None, scheduler=Manual(),
-                            max_points=2000 if mode == "downsampled" else None)
-        fig, refresh = live, live.refresher.tick
+    if way == "range late":
+        frame.extend(rows.take(NEW_ROWS, late=60))  # stays in the window: reads scan it
+    fig, refresh = figure(frame, view, way)
     wire = Wire()
     fig.comm = wire
     refresh()  # warm: string dictionaries converted once, structure built
@@ -164,18 +193,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    print(f"per refresh after {NEW_ROWS} new rows, median of {args.runs} "
-          f"(25 nodes, one metric; bytes = JSON text + binary buffers)")
-    print(f"{'window':>10} {'mode':>12} {'time':>10} {'bytes':>14} {'points':>10} "
-          f"{'bytes vs naive':>15} {'time vs naive':>14}")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; kernel time per "
+          f"refresh after {NEW_ROWS} new rows, median of {args.runs} (25 nodes, one metric; "
+          f"bytes = JSON text + binary buffers)")
+    print(f"{'window':>10} {'view':>5} {'way':>11} {'time':>10} {'bytes':>12} {'points':>10} "
+          f"{'time vs today':>14}")
     for size in args.sizes:
-        results = {mode: measure(size, mode, args.runs if mode != "naive" or size < 10**6
-                                 else min(args.runs, 3))
-                   for mode in ("naive", "full", "downsampled")}
-        base_t, base_b, _ = results["naive"]
-        for mode, (t, b, points) in results.items():
-            print(f"{size:>10,} {mode:>12} {t * 1e3:8.1f}ms {b:>14,.0f} {points:>10,} "
-                  f"{base_b / b:>14.1f}x {base_t / t:>13.1f}x")
+        for view, ways in WAYS.items():
+            results = {way: measure(size, view, way, args.runs if way != "naive" or size < 10**6
+                                    else min(args.runs, 3)) for way in ways}
+            base = results["today"][0]
+            for way, (t, b, points) in results.items():
+                print(f"{size:>10,} {view:>5} {way:>11} {t * 1e3:8.1f}ms {b:>12,.0f} "
+                      f"{points:>10,} {base / t:>13.1f}x")
     downsampler_race()
 
 

@@ -39,8 +39,8 @@ PUBLIC = {
         "text_frame", "to_frame", "unsubscribe", "unsubscribed",
     ],
     "openagi_nb.stream": [
-        "ALL", "EventStream", "Gap", "LiveFrame", "State", "StreamStats", "Window", "fetch_token",
-        "record",
+        "ALL", "Arrays", "EventStream", "Gap", "LiveFrame", "State", "StreamStats", "Window",
+        "fetch_token", "record",
     ],
     "openagi_nb.capture": [
         "Capture", "CaptureWriter", "StrPath", "convert", "iter_lines", "load_capture",

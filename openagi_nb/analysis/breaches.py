@@ -19,7 +19,7 @@ import pandas as pd
 from ..durations import Duration, duration
 from ._prepare import events, floats, group_codes, nanoseconds, order_key, series_order, stamps
 
-__all__ = ["breaches", "metric_samples"]
+__all__ = ["breaches", "episode_times", "metric_samples"]
 
 BREACH_COLUMNS: Final = (
     "node_id", "metric", "start", "end", "duration", "peak", "threshold", "ongoing",
@@ -83,6 +83,30 @@ def breaches(
     first, last = _edges(codes)
     inside = _inside(first, last, t, value, threshold, levels, hold.value)
     return _episodes(inside, first, last, codes, keys, t, value, threshold)
+
+
+def episode_times(
+    series: np.ndarray, t: np.ndarray, value: np.ndarray, threshold: np.ndarray,
+    tiebreak: np.ndarray | None, *, for_: Duration = "0s",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``start`` and ``end`` (ns) of the episodes :func:`breaches` finds, from arrays:
+    for a live plot, which has the samples as arrays already and needs no more than that.
+
+    Args:
+        series: which series (a node and metric) each sample is of, as integer codes.
+        t: sample times (ns); ``value``, ``threshold``: the samples (no NaN).
+        tiebreak: orders samples of the same time (``seq``, NA as the largest value); None:
+            the arrays are sorted by series, then time, then that order already.
+        for_: as for :func:`breaches` (``clear`` is the threshold).
+    """
+    hold = duration(for_, "for_")
+    if tiebreak is not None:
+        order = series_order(series, t, tiebreak)
+        series, t, value, threshold = (a[order] for a in (series, t, value, threshold))
+    first, last = _edges(series)
+    inside = _inside(first, last, t, value, threshold, threshold, hold.value)
+    starts, ends = _runs(inside, first, last)
+    return t[starts], t[ends]
 
 
 def metric_samples(

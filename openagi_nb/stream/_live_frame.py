@@ -14,13 +14,14 @@ Appends are batched: rows wait in a short list and are written to the columns in
 soon as a reader asks, so readers see every appended row. One lock guards it all; a snapshot holds
 it only to copy the live slots, and converts to pandas after, with ``model.from_numpy`` and
 ``model.assemble`` (``openagi_nb/model/_columns.py``): the conversion a capture's frames share.
+:meth:`LiveFrame.arrays` copies only the rows of a time range, found by binary search
+(``_ring``), as numpy columns.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from typing import Any, Final
 
@@ -28,13 +29,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..durations import positive
 from ..model import Channel, Column, Kind, assemble, columns, from_numpy
+from ._arrays import Arrays, copied, positions
+from ._ring import RingView, Rows, last_descent, leading_older, limits, put, regrown
+from ._window import Window, parse_window
 
 __all__ = ["LiveFrame", "Window"]
-
-Window = int | str | timedelta | pd.Timedelta
-"""A row count (``1_000_000``) or a time span relative to the newest event (``"15min"``)."""
 
 INT64_MIN: Final = int(np.iinfo(np.int64).min)
 INT64_MAX: Final = int(np.iinfo(np.int64).max)
@@ -143,17 +143,6 @@ _STORAGE: Final = {
 }
 
 
-def _window(window: Window) -> tuple[int | None, int | None]:
-    """``(max_rows, span_ns)`` of a window, or ``ValueError`` naming it."""
-    if isinstance(window, bool):
-        raise ValueError(f"invalid window {window!r}")
-    if isinstance(window, int):
-        if window < 1:
-            raise ValueError(f"window must be at least 1 row, got {window}")
-        return window, None
-    return None, int(positive(window, "window (rows or a time span)").value)
-
-
 class LiveFrame:
     """The newest events of one channel, bounded by rows or by time, in the declared schema.
 
@@ -171,7 +160,7 @@ class LiveFrame:
                  max_rows: int | None = None) -> None:
         self.channel = Channel(channel)
         self.window = window
-        rows, self._span = _window(window)
+        rows, self._span = parse_window(window)
         if max_rows is not None and max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
         self._max_rows = rows if rows is not None else max_rows
@@ -185,6 +174,7 @@ class LiveFrame:
         self._count = 0  # live rows
         self._total = 0  # rows ever appended: the version
         self._newest = INT64_MIN  # newest event timestamp seen (ns)
+        self._descent, self._last_stamp = 0, INT64_MIN  # the last late row (see _ring)
         self.dropped = 0  # rows with a value a column cannot hold (never from flatten)
 
     # --- writing (the stream's thread) ---------------------------------------------------
@@ -238,11 +228,15 @@ class LiveFrame:
         self._make_room(m)
         tail = (self._head + self._count) % self._capacity
         for data, values in zip(self._data, encoded, strict=True):
-            self._put(data, tail, values)
+            put(data, tail, values)
         self._count += m
         self._newest = max(self._newest, int(encoded[1].max()))
+        late = last_descent(encoded[1], self._last_stamp)  # range reads need to know
+        self._descent = self._total - m + late if late >= 0 else self._descent
+        self._last_stamp = int(encoded[1][-1])
         if self._span is not None:
-            self._evict(self._leading_older(self._newest - self._span))
+            self._evict(leading_older(self._data[1], self._head, self._count,
+                                          self._newest - self._span))
         self._compact_strings()
 
     def _encode(self, rows: list[tuple[Any, ...]]) -> list[np.ndarray]:
@@ -263,44 +257,19 @@ class LiveFrame:
             capacity = max(2 * self._capacity, needed)
             if self._max_rows is not None:
                 capacity = min(capacity, self._max_rows)
-            self._data = [self._grown(data, capacity) for data in self._data]
+            self._data = [regrown(data, self._head, self._count, capacity) for data in self._data]
             self._head, self._capacity = 0, capacity
         if needed > self._capacity:
             self._evict(needed - self._capacity)
-
-    def _grown(self, data: np.ndarray, capacity: int) -> np.ndarray:
-        out = np.empty(capacity, data.dtype)
-        out[:self._count] = self._live(data)
-        return out
 
     def _evict(self, n: int) -> None:
         n = min(n, self._count)
         if n:
             for data in self._data:
                 if data.dtype == object:  # let evicted lists go now, not when overwritten
-                    self._put(data, self._head, np.full(n, None, dtype=object))
+                    put(data, self._head, np.full(n, None, dtype=object))
             self._head = (self._head + n) % self._capacity
             self._count -= n
-
-    def _put(self, data: np.ndarray, start: int, values: np.ndarray) -> None:
-        """Write ``values`` into the ring from physical slot ``start``, wrapping at the end."""
-        first = min(len(values), self._capacity - start)
-        data[start:start + first] = values[:first]
-        data[:len(values) - first] = values[first:]
-
-    def _leading_older(self, cutoff: int) -> int:
-        """How many of the oldest rows are older than ``cutoff``: probes grow geometrically, so
-        the cost follows the number evicted, not the window."""
-        stamps, k, step = self._data[1], 0, 64
-        while k < self._count:
-            start = (self._head + k) % self._capacity
-            chunk = stamps[start:start + min(step, self._count - k, self._capacity - start)]
-            older = chunk < cutoff
-            if not older.all():
-                return k + int(np.argmin(older))
-            k += len(chunk)
-            step *= 2
-        return k
 
     def _compact_strings(self) -> None:
         """Drop dictionary values no live row uses once they outnumber the rows well: each
@@ -308,7 +277,7 @@ class LiveFrame:
         for store, data in zip(self._stores, self._data, strict=True):
             strings = store.strings
             if strings is not None and len(strings.values) > 2 * self._count + 4096:
-                self._put(data, self._head, strings.compact(self._live(data)))
+                put(data, self._head, strings.compact(self._live(data)))
 
     def _live(self, data: np.ndarray, skip: int = 0) -> np.ndarray:
         """A copy of the live rows of one column, oldest first, from logical row ``skip``."""
@@ -370,6 +339,45 @@ class LiveFrame:
         if self._span is not None:
             order = order[stamps[order] >= newest - self._span]
         return [d[order] for d in data]
+
+    # --- reading a time range (any thread) -----------------------------------------------
+
+    def arrays(self, names: Iterable[str] | None = None, *, start: int | None = None,
+               end: int | None = None, last: int | None = None) -> Arrays:
+        """The rows with ``start <= timestamp <= end`` (ns, None: open) or in the ``last`` ns
+        of the window, in :meth:`snapshot` order, as stored numpy columns (``_arrays``).
+
+        For each refresh of a view of part of the window: only those rows of the ``names``
+        columns (None: all; ``seq``, ``timestamp`` always) are copied under the lock, found by
+        binary search (``_ring``). Rows with no timestamp come only with no start or last.
+
+        Raises:
+            ValueError: an unknown column, or both ``start`` and ``last``.
+        """
+        if start is not None and last is not None:
+            raise ValueError("give start or last, not both")
+        picked = positions([s.column.name for s in self._stores], names, self.channel)
+        return self._read(picked, lambda ring, bounds: ring.between(
+            *limits(start, end, last, bounds)))
+
+    def tail(self, n: int) -> pd.DataFrame:
+        """The last ``n`` rows of :meth:`snapshot` (indexed from 0), converting only them: what
+        a table of the newest events shows on every refresh."""
+        found = self._read(range(self._width), lambda ring, _: ring.newest(n))
+        return found.take(slice(max(len(found) - n, 0), None)).frame()
+
+    def _read(self, picked: Sequence[int],
+              rows: Callable[[RingView, tuple[int, int] | None], Rows]) -> Arrays:
+        """Copies of the ``rows`` of the ``picked`` columns (only the copy holds the lock)."""
+        with self._lock:
+            self._commit()
+            floor = INT64_MIN if self._span is None else max(self._newest - self._span, INT64_MIN)
+            ordered = self._descent <= self._total - self._count
+            ring = RingView(self._data, self._head, self._count, ordered, floor)
+            bounds = ring.bounds()
+            read, scanned = copied(ring, rows(ring, bounds), {i: self._stores[i] for i in picked},
+                                   self._total, bounds, self._frame)
+        return read if scanned is None else read.in_time_order(scanned)
 
     def __repr__(self) -> str:
         return (f"<LiveFrame {self.channel.value}: {self._count + len(self._pending)} rows, "

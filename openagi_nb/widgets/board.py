@@ -22,22 +22,22 @@ from typing import Any, Final
 import ipywidgets as w
 
 from ..model import Channel
-from .consensus_plot import consensus_plot
+from .consensus_plot import consensus_plot_live
 from .live import Builder, LiveFigure, StreamLike, bind
-from .metrics_plot import metrics_plot
-from .network_plot import network_plot
+from .metrics_live import metrics_plot_live
+from .network_plot import network_plot_live
 from .plotdata import Plot, View
 from .refresh import Refresher, Scheduler
-from .security_plot import security_plot
-from .status import newest_rows, status_html
+from .security_plot import security_plot_live
+from .status import ROWS, newest_rows, status_html
 from .timeaxis import span
 
 __all__ = ["Dashboard", "dashboard"]
 
 ORDER: Final = (Channel.MONITORING, Channel.SECURITY, Channel.CONSENSUS, Channel.NETWORK)
 BUILDERS: Final[dict[Channel, Builder]] = {
-    Channel.MONITORING: metrics_plot, Channel.SECURITY: security_plot,
-    Channel.CONSENSUS: consensus_plot, Channel.NETWORK: network_plot,
+    Channel.MONITORING: metrics_plot_live, Channel.SECURITY: security_plot_live,
+    Channel.CONSENSUS: consensus_plot_live, Channel.NETWORK: network_plot_live,
 }
 WINDOWS: Final = ("1min", "5min", "15min", "1h", "all")
 ALL_NODES: Final = "(all nodes)"
@@ -96,7 +96,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         return self.selected, self.frames[self.selected].version
 
     def _show_rows(self) -> None:
-        self.rows[self.selected].value = newest_rows(self.frames[self.selected].snapshot())
+        self.rows[self.selected].value = newest_rows(self.frames[self.selected].tail(ROWS))
 
     def _show_status(self) -> None:
         self.status.value = status_html(self.stream.stats, paused=self.refresher.paused)

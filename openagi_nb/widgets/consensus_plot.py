@@ -1,18 +1,22 @@
 """The consensus figure: the newest proposals on a timeline, a marker per PBFT step reached, and
-the latency of executed ones (``consensus_events``)."""
+the latency of executed ones (``consensus_events``): of a frame, :func:`consensus_plot`; of a
+LiveFrame, reading only the rows shown, :func:`consensus_plot_live`."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
 
 from ..analysis.consensus import proposals
-from .plotdata import ALARM, Plot, View, time_cut
+from .plotdata import ALARM, Plot, View, shown_rows, time_cut
 from .timeaxis import NAT, as_ns, ms
 
-__all__ = ["STEPS", "consensus_plot"]
+if TYPE_CHECKING:
+    from ..stream import LiveFrame
+
+__all__ = ["STEPS", "consensus_plot", "consensus_plot_live"]
 
 STEPS: Final = {
     "submitted_at": ("submitted", "#c6dbef"),
@@ -34,7 +38,16 @@ def consensus_plot(df: pd.DataFrame, view: View, *, stuck_after: str = "60s",
         per step of :data:`STEPS`, ``stuck`` (a cross at the last step of stuck proposals), and
         ``latency`` (executed - submitted, in seconds, bottom row).
     """
-    rows, _ = time_cut(df, view)
+    return _plot(time_cut(df, view)[0], stuck_after, max_proposals)
+
+
+def consensus_plot_live(frame: LiveFrame, view: View, *, stuck_after: str = "60s",
+                        max_proposals: int = 40) -> Plot:
+    """``consensus_plot(frame.snapshot(), view, ...)``, converting only the rows shown."""
+    return _plot(shown_rows(frame, view)[0], stuck_after, max_proposals)
+
+
+def _plot(rows: pd.DataFrame, stuck_after: str, max_proposals: int) -> Plot:
     table = proposals(rows, stuck_after=stuck_after).tail(max_proposals)
     ids = table["proposal_id"].astype(str).tolist()
     times = {col: as_ns(table[col]) for col in STEPS}

@@ -7,12 +7,14 @@
     fig.set_view(metric="cpu_usage", window=pd.Timedelta("15min").value)
     fig.close()                         # stops its refresh; stream.stop() stops every view
 
-Each figure reads a snapshot of its :class:`~openagi_nb.frames.LiveFrame` on a
-:class:`~.refresh.Refresher` tick (the kernel's event loop, at most every ``refresh`` seconds,
-only when the frame's ``version`` changed), builds a :class:`~.plotdata.Plot` (each trace
-downsampled to at most ``max_points``) and pushes it with :class:`~.sync.Synced`. A zoom in the
-browser comes back as a relayout; the next tick then resamples the zoomed range at full detail.
-A double click (autorange) returns to following the newest data.
+On each :class:`~.refresh.Refresher` tick (the kernel's event loop, at most every ``refresh``
+seconds, only when the frame's ``version`` changed) a figure reads from its
+:class:`~openagi_nb.stream.LiveFrame` the rows its view shows, not the whole window
+(:meth:`~openagi_nb.stream.LiveFrame.arrays`; the ``*_plot_live`` builders), builds a
+:class:`~.plotdata.Plot` (each trace downsampled to at most ``max_points``) and pushes it with
+:class:`~.sync.Synced`. A zoom in the browser comes back as a relayout; the next tick then
+resamples the zoomed range at full detail. A double click (autorange) returns to following the
+newest data.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ import plotly.graph_objects as go
 
 from ..model import Channel
 from ..stream import LiveFrame
-from .consensus_plot import consensus_plot
+from .consensus_plot import consensus_plot_live
 from .downsample import MAX_POINTS
-from .metrics_plot import metrics_plot
-from .network_plot import network_plot
+from .metrics_live import metrics_plot_live
+from .network_plot import network_plot_live
 from .plotdata import Plot, View
 from .refresh import Refresher, Scheduler
-from .security_plot import security_plot
+from .security_plot import security_plot_live
 from .sync import Synced
 from .timeaxis import parse_when, span
 
@@ -42,8 +44,9 @@ __all__ = [
     "live_network", "live_security",
 ]
 
-Builder = Callable[[pd.DataFrame, View], Plot]
-"""Turns a snapshot and a view into a plot (``metrics_plot`` with its options bound)."""
+Builder = Callable[[LiveFrame, View], Plot]
+"""Turns a frame and a view into a plot, reading what the view shows (``metrics_plot_live``
+with its options bound)."""
 Window = str | timedelta | pd.Timedelta | None
 ENDED = frozenset({"stopped", "failed"})
 """Stream states after which no row arrives any more: views render once more and stop."""
@@ -83,7 +86,7 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
 
     def attach(self, frame: LiveFrame, build: Builder, view: View, *, refresh: float,
                stopped: Callable[[], bool], scheduler: Scheduler | None) -> LiveFigure:
-        """Start showing ``build(frame.snapshot(), view)``: draw now, then on every tick
+        """Start showing ``build(frame, view)``: draw now, then on every tick
         (``live_*`` and the dashboard call this once, right after making the widget)."""
         self._frame, self._build, self._view = frame, build, view
         self._synced = Synced(self)
@@ -147,7 +150,7 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
         super().close()
 
     def _render(self) -> None:
-        plot = self._build(self._frame.snapshot(), self._view)
+        plot = self._build(self._frame, self._view)
         if self._view.metric is None and plot.meta.get("metric"):
             self._view = self._view.but(metric=plot.meta["metric"])
         self._last_plot = plot
@@ -211,7 +214,7 @@ def live_metrics(
     """
     view = View(window=span(window), max_points=max_points, metric=metric,
                 nodes=None if nodes is None else tuple(nodes))
-    build = functools.partial(metrics_plot, by=by, for_=for_)
+    build = functools.partial(metrics_plot_live, by=by, for_=for_)
     return _live(source, Channel.MONITORING, build, view, refresh, scheduler)
 
 
@@ -221,7 +224,7 @@ def live_security(
 ) -> LiveFigure:
     """Attacks per interval by type and by severity, with the unblocked intrusions at or above
     ``min_severity`` marked, over the last ``window``."""
-    build = functools.partial(security_plot, min_severity=min_severity)
+    build = functools.partial(security_plot_live, min_severity=min_severity)
     return _live(source, Channel.SECURITY, build, View(window=span(window)), refresh, scheduler)
 
 
@@ -231,7 +234,7 @@ def live_consensus(
 ) -> LiveFigure:
     """The newest proposals moving through the PBFT phases, stuck ones crossed, and the
     latency of executed ones."""
-    build = functools.partial(consensus_plot, stuck_after=stuck_after,
+    build = functools.partial(consensus_plot_live, stuck_after=stuck_after,
                               max_proposals=max_proposals)
     return _live(source, Channel.CONSENSUS, build, View(window=span(window)), refresh, scheduler)
 
@@ -241,5 +244,5 @@ def live_network(
     refresh: float = 1.0, scheduler: Scheduler | None = None,
 ) -> LiveFigure:
     """Active nodes over time with joins, leaves and partitions."""
-    build = functools.partial(network_plot, initial=tuple(initial))
+    build = functools.partial(network_plot_live, initial=tuple(initial))
     return _live(source, Channel.NETWORK, build, View(window=span(window)), refresh, scheduler)

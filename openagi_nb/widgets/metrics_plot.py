@@ -1,20 +1,28 @@
 """The metrics figure: one metric over time, a line per node, its threshold, the samples over it,
-and the breach episodes shaded (``monitoring_events``; :func:`metrics_plot`)."""
+and the breach episodes shaded (``monitoring_events``; :func:`metrics_plot`).
+
+:func:`metrics_plot` selects the samples of a frame with pandas; a live figure selects them from a
+LiveFrame's arrays (:mod:`.metrics_live`). Both hand the same :class:`Samples` to :func:`draw`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ..analysis.metrics import breaches
+from ..analysis.breaches import episode_times
+from ..durations import Duration
 from .downsample import minmax, visible
 from .plotdata import ALARM, Plot, View, color, line_points
 from .timeaxis import as_ns, ms
 
-__all__ = ["metric_rows", "metrics_plot", "pick_metric"]
+__all__ = ["LAST", "Samples", "draw", "metric_rows", "metrics_plot", "nearest", "pick_metric"]
 
+LAST: Final = int(np.iinfo(np.int64).max)
+"""The ``seq`` of samples without one: they come after the others of their time."""
 MAX_EPISODES: Final = 1000
 """Breach episodes drawn at most (the newest)."""
 BREACH_FILL: Final = "rgba(214, 39, 40, 0.13)"
@@ -41,20 +49,54 @@ def metric_rows(df: pd.DataFrame, by: str = "node_id") -> pd.DataFrame:
     return narrow if mask.all() else narrow.loc[mask]
 
 
+@dataclass(frozen=True)
+class Samples:
+    """The samples of the metric shown, aligned arrays in time order: what the figure draws.
+
+    Attributes:
+        t: times (int64 ns); ``value``, ``threshold``: float64 (threshold NaN when unknown).
+        group: the line of each sample, an index into ``names`` (the lines, sorted).
+        series: the node of each sample as any integer code, -1 for none (breach episodes are
+            per node, whatever splits the lines).
+        tiebreak: ``seq``, NA as :data:`LAST`: the order of samples of the same time.
+    """
+
+    t: np.ndarray
+    value: np.ndarray
+    threshold: np.ndarray
+    group: np.ndarray
+    names: list[str]
+    series: np.ndarray
+    tiebreak: np.ndarray
+
+
 def pick_metric(rows: pd.DataFrame) -> str | None:
     """The metric that came closest to (or went furthest over) its threshold in ``rows``: what
     a plot with no metric chosen should show first. None when there are no samples."""
     if not len(rows):
         return None
-    ratio = rows["value"].to_numpy(np.float64) / rows["threshold"].to_numpy(
-        np.float64, na_value=np.nan)
-    by_metric = pd.Series(np.nan_to_num(ratio, nan=-np.inf), index=rows["metric"].astype(str))
-    best = by_metric.groupby(level=0, sort=True).max()
-    return str(best.idxmax())
+    codes, names = pd.factorize(rows["metric"].astype(str))
+    threshold = rows["threshold"].to_numpy(np.float64, na_value=np.nan)
+    return nearest(codes, list(names), rows["value"].to_numpy(np.float64), threshold)
+
+
+def nearest(codes: np.ndarray, names: list[str], value: np.ndarray, threshold: np.ndarray
+            ) -> str | None:
+    """:func:`pick_metric` of samples given as arrays: ``codes`` index ``names``; the first of
+    the metrics (sorted) with the highest ``value / threshold`` (NaN counts as -inf)."""
+    if not len(codes):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.nan_to_num(value / threshold, nan=-np.inf)
+    best = np.full(len(names), -np.inf)
+    np.maximum.at(best, codes, ratio)
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+    ranked = sorted(present.tolist(), key=lambda c: names[c])
+    return names[ranked[int(np.argmax(best[ranked]))]]
 
 
 def metrics_plot(
-    df: pd.DataFrame, view: View, *, by: str = "node_id", for_: str | pd.Timedelta = "0s",
+    df: pd.DataFrame, view: View, *, by: str = "node_id", for_: Duration = "0s",
 ) -> Plot:
     """One metric of a ``monitoring_events`` frame over the view's window.
 
@@ -82,17 +124,35 @@ def metrics_plot(
     if view.nodes is not None:
         keep &= rows[by].isin(view.nodes).to_numpy(bool)
     rows, t = rows.loc[keep], t[keep]
-    extent = _extent(t, view)
-    lines, thresholds = _lines(rows, t, by, view)
-    threshold, over = _threshold_trace(thresholds, extent), _over_trace(rows, t, view)
-    spans = _breach_spans(rows, metric, for_, extent)
-    breach = _breach_trace(spans, [*lines, threshold])
-    return Plot([breach, *lines, threshold, over], _layout(metric, by), [],
-                {**meta, "metric": metric, "breaches": spans})
+    return draw(_samples(rows, t, by), view, metric, meta, by=by, for_=for_)
 
 
 def _distinct(column: pd.Series) -> list[str]:
     return sorted(str(v) for v in column.dropna().unique())
+
+
+def _samples(rows: pd.DataFrame, t: np.ndarray, by: str) -> Samples:
+    group, names = pd.factorize(rows[by].astype(str), sort=True)
+    series = group if by == "node_id" else pd.factorize(rows["node_id"])[0]
+    tiebreak = (rows["seq"].to_numpy(dtype=np.int64, na_value=LAST)
+                if "seq" in rows.columns else np.zeros(len(rows), np.int64))  # as breaches()
+    return Samples(t, rows["value"].to_numpy(np.float64),
+                   rows["threshold"].to_numpy(np.float64, na_value=np.nan), group,
+                   [str(n) for n in names], series, tiebreak)
+
+
+def draw(samples: Samples, view: View, metric: str | None, meta: dict[str, Any], *,
+         by: str, for_: Duration) -> Plot:
+    """The figure of the ``samples`` of ``metric`` (see :func:`metrics_plot`); ``meta`` says
+    which metrics and groups the view's window holds."""
+    extent = _extent(samples.t, view)
+    by_line = _by_line(samples)
+    lines, thresholds = _lines(by_line, samples.names, view)
+    threshold, over = _threshold_trace(thresholds, extent), _over_trace(samples, view)
+    spans = _breach_spans(samples, by_line, metric, for_, extent)
+    breach = _breach_trace(spans, [*lines, threshold])
+    return Plot([breach, *lines, threshold, over], _layout(metric, by), [],
+                {**meta, "metric": metric, "breaches": spans})
 
 
 def _extent(t: np.ndarray, view: View) -> tuple[int, int] | None:
@@ -102,15 +162,33 @@ def _extent(t: np.ndarray, view: View) -> tuple[int, int] | None:
     return (int(t.min()), int(t.max())) if len(t) else None
 
 
-def _lines(
-    rows: pd.DataFrame, t: np.ndarray, by: str, view: View
-) -> tuple[list[dict[str, Any]], np.ndarray]:
+class _ByLine(NamedTuple):
+    """The samples by line, then time (``order`` of :class:`Samples`)."""
+
+    order: np.ndarray
+    group: np.ndarray
+    t: np.ndarray
+    value: np.ndarray
+    threshold: np.ndarray
+
+
+def _by_line(samples: Samples) -> _ByLine:
+    """The samples by line, then time (a stable radix sort of the line codes when they are in
+    time order already), gathered once for the lines and the breach episodes."""
+    codes, t = samples.group, samples.t
+    if bool(np.all(t[1:] >= t[:-1])):
+        small = codes.astype(np.int16) if len(samples.names) < 2**15 else codes
+        order = np.argsort(small, kind="stable")
+    else:
+        order = np.lexsort((t, codes))
+    return _ByLine(order, *(np.take(a, order) for a in  # take: faster than a[order] here
+                            (codes, t, samples.value, samples.threshold)))
+
+
+def _lines(samples: _ByLine, names: list[str], view: View
+           ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """One line trace per group, and each group's last known threshold."""
-    codes, names = pd.factorize(rows[by].astype(str), sort=True)
-    order = _group_order(codes, t)
-    codes, t = codes[order], t[order]
-    value = rows["value"].to_numpy(np.float64)[order]
-    threshold = rows["threshold"].to_numpy(np.float64, na_value=np.nan)[order]
+    codes, t, value, threshold = samples.group, samples.t, samples.value, samples.threshold
     bounds = np.searchsorted(codes, np.arange(len(names) + 1))
     traces, last = [], np.full(len(names), np.nan)
     budget = view.budget(len(names))
@@ -125,13 +203,6 @@ def _lines(
             "hovertemplate": "%{x|%H:%M:%S}  %{y:.4g}<extra>" + str(name) + "</extra>",
         })
     return traces, last
-
-
-def _group_order(codes: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Rows by group, then time (a stable sort of the codes when rows are already by time)."""
-    if bool(np.all(t[1:] >= t[:-1])):
-        return np.argsort(codes, kind="stable")
-    return np.lexsort((t, codes))
 
 
 def _threshold_trace(thresholds: np.ndarray, extent: tuple[int, int] | None) -> dict[str, Any]:
@@ -151,13 +222,13 @@ def _threshold_trace(thresholds: np.ndarray, extent: tuple[int, int] | None) -> 
     }
 
 
-def _over_trace(rows: pd.DataFrame, t: np.ndarray, view: View) -> dict[str, Any]:
+def _over_trace(samples: Samples, view: View) -> dict[str, Any]:
     """Markers on the samples above their own threshold (time-sorted, cut and downsampled)."""
-    value = rows["value"].to_numpy(np.float64)
-    over = value > rows["threshold"].to_numpy(np.float64, na_value=np.nan)
-    t, value = t[over], value[over]
-    order = np.argsort(t, kind="stable")
-    t, value = t[order], value[order]
+    over = samples.value > samples.threshold
+    t, value = samples.t[over], samples.value[over]
+    if not np.all(t[1:] >= t[:-1]):
+        order = np.argsort(t, kind="stable")
+        t, value = t[order], value[order]
     if view.x_range is not None:
         cut = visible(t, *view.x_range)
         t, value = t[cut], value[cut]
@@ -172,17 +243,26 @@ def _over_trace(rows: pd.DataFrame, t: np.ndarray, view: View) -> dict[str, Any]
 
 
 def _breach_spans(
-    rows: pd.DataFrame, metric: str | None, for_: str | pd.Timedelta,
+    samples: Samples, by_line: _ByLine, metric: str | None, for_: Duration,
     extent: tuple[int, int] | None,
 ) -> list[tuple[int, int]]:
     """The breach episodes of the shown series (``analysis.breaches``), overlapping ones
     merged, cut to what is shown, each at least a sliver wide (ns)."""
-    if metric is None or extent is None or not len(rows):
+    if metric is None or extent is None or not len(samples.t):
         return []
-    found = breaches(rows, for_=for_, metric=metric)
-    if not len(found):
+    s, b = samples, by_line
+    tiebreak: np.ndarray | None
+    if s.series is s.group and _ties_in_seq(s, b):  # lines are nodes: sorted as episodes need
+        series, t, value, threshold, tiebreak = b.group, b.t, b.value, b.threshold, None
+    else:
+        series, t, value, threshold, tiebreak = s.series, s.t, s.value, s.threshold, s.tiebreak
+    known = (series >= 0) & ~np.isnan(threshold)
+    if not known.all():
+        series, t, value, threshold = series[known], t[known], value[known], threshold[known]
+        tiebreak = None if tiebreak is None else tiebreak[known]
+    start, end = episode_times(series, t, value, threshold, tiebreak, for_=for_)
+    if not len(start):
         return []
-    start, end = as_ns(found["start"]), as_ns(found["end"])
     least = max(int((extent[1] - extent[0]) * _MIN_WIDTH), 1)
     spans = _merged(start, np.maximum(end, start + least))
     return [(a, b) for a, b in spans if b >= extent[0] and a <= extent[1]][-MAX_EPISODES:]
@@ -204,6 +284,16 @@ def _breach_trace(spans: list[tuple[int, int]], traces: list[dict[str, Any]]
         "fill": "toself", "fillcolor": BREACH_FILL, "line": {"width": 0},
         "hoverinfo": "skip",
     }
+
+
+def _ties_in_seq(samples: Samples, by_line: _ByLine) -> bool:
+    """Whether the samples of one line at one time (if any) follow their ``seq``."""
+    b = by_line
+    tied = (b.group[1:] == b.group[:-1]) & (b.t[1:] == b.t[:-1])
+    if not tied.any():
+        return True
+    tiebreak = np.take(samples.tiebreak, b.order)
+    return bool(np.all(tiebreak[1:][tied] >= tiebreak[:-1][tied]))
 
 
 def _merged(start: np.ndarray, end: np.ndarray) -> list[tuple[int, int]]:

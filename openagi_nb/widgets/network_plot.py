@@ -1,10 +1,12 @@
 """The network figure: active nodes over time (a step line), joins and leaves marked, detected
-partitions shaded (``network_events``)."""
+partitions shaded (``network_events``): of a frame, :func:`network_plot`; of a LiveFrame,
+:func:`network_plot_live`, which reads it whole: the count at any time follows from every join
+and leave before it (network events are few)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -13,7 +15,10 @@ from ..analysis.network import membership, partitions
 from .plotdata import ALARM, Plot, View, line_points, time_cut
 from .timeaxis import as_ns, ms
 
-__all__ = ["network_plot"]
+if TYPE_CHECKING:
+    from ..stream import LiveFrame
+
+__all__ = ["network_plot", "network_plot_live"]
 
 PARTITION_FILL: Final = "rgba(99, 99, 99, 0.18)"
 
@@ -46,6 +51,11 @@ def network_plot(df: pd.DataFrame, view: View, *, initial: Iterable[str] = ()) -
         _changes(shown, t[inside], active[inside], "left", "triangle-down", ALARM),
     ]
     return Plot(traces, _layout(), _partition_shapes(df, extent))
+
+
+def network_plot_live(frame: LiveFrame, view: View, *, initial: Iterable[str] = ()) -> Plot:
+    """``network_plot(frame.snapshot(), view, initial=initial)``."""
+    return network_plot(frame.snapshot(), view, initial=initial)
 
 
 def _held(t: np.ndarray, active: np.ndarray, extent: tuple[int, int] | None

@@ -21,7 +21,11 @@ from .timeaxis import NAT, as_ns, ms
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["COLORS", "SEVERITY_COLORS", "Plot", "View", "color", "line_points", "time_cut"]
+    from ..stream import LiveFrame
+
+__all__ = [
+    "COLORS", "SEVERITY_COLORS", "Plot", "View", "color", "line_points", "shown_rows", "time_cut",
+]
 
 MIN_POINTS: Final = 100
 """Points a line keeps at least when many lines share a plot's ``total_points``."""
@@ -149,3 +153,19 @@ def time_cut(df: pd.DataFrame, view: View) -> tuple[pd.DataFrame, tuple[int, int
         lo, hi = view.x_range
     keep = (t >= lo) & (t <= hi)
     return (df if keep.all() else df.loc[keep]), (lo, hi)
+
+
+def shown_rows(frame: LiveFrame, view: View) -> tuple[pd.DataFrame, tuple[int, int] | None]:
+    """``time_cut(frame.snapshot(), view)``, reading and converting only the rows it keeps
+    (the frame locates them by time; the index counts from 0)."""
+    if view.x_range is not None:
+        found = frame.arrays(start=view.x_range[0], end=view.x_range[1])
+        return found.frame(), None if found.bounds is None else view.x_range
+    if view.window is None:
+        found = frame.arrays(start=NAT + 1)  # the rows with a time
+        return found.frame(), found.bounds
+    found = frame.arrays(last=view.window)
+    if found.bounds is None:
+        return found.frame(), None
+    oldest, newest = found.bounds
+    return found.frame(), (max(oldest, newest - view.window), newest)

@@ -1,19 +1,23 @@
 """The security figure: attacks per interval by attack type (top) and by severity (bottom), with
-the unblocked intrusions marked on top of their interval's bar (``security_events``)."""
+the unblocked intrusions marked on top of their interval's bar (``security_events``): of a frame,
+:func:`security_plot`; of a LiveFrame, reading only the rows shown, :func:`security_plot_live`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..analysis.security import timeline, unblocked
 from ..model import SEVERITIES
-from .plotdata import ALARM, SEVERITY_COLORS, Plot, View, color, time_cut
+from .plotdata import ALARM, SEVERITY_COLORS, Plot, View, color, shown_rows, time_cut
 from .timeaxis import as_ns, bin_width, ms
 
-__all__ = ["security_plot"]
+if TYPE_CHECKING:
+    from ..stream import LiveFrame
+
+__all__ = ["security_plot", "security_plot_live"]
 
 
 def security_plot(df: pd.DataFrame, view: View, *, min_severity: str = "high",
@@ -26,7 +30,17 @@ def security_plot(df: pd.DataFrame, view: View, *, min_severity: str = "high",
         critical, stacked, bottom row), then ``unblocked`` markers: intrusions at or above
         ``min_severity`` that were not blocked, at the top of their interval's stack.
     """
-    rows, extent = time_cut(df, view)
+    return _plot(*time_cut(df, view), min_severity=min_severity, bins=bins, freq=freq)
+
+
+def security_plot_live(frame: LiveFrame, view: View, *, min_severity: str = "high",
+                       bins: int = 60, freq: str | None = None) -> Plot:
+    """``security_plot(frame.snapshot(), view, ...)``, converting only the rows shown."""
+    return _plot(*shown_rows(frame, view), min_severity=min_severity, bins=bins, freq=freq)
+
+
+def _plot(rows: pd.DataFrame, extent: tuple[int, int] | None, *, min_severity: str, bins: int,
+          freq: str | None) -> Plot:
     width = freq or bin_width(extent[1] - extent[0] if extent else 0, bins)
     table = timeline(rows, width)
     step = pd.Timedelta(width).value

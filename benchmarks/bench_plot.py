@@ -69,7 +69,7 @@ class Wire(BaseComm):
 
 
 class Rows:
-    """metric_update rows as ``protocol.flatten`` gives them, made column-wise."""
+    """metric_update rows as ``model.flatten`` gives them, made column-wise."""
 
     def __init__(self) -> None:
         self.width = len(columns("monitoring_events"))

@@ -1,4 +1,5 @@
-"""bulk.py: the Arrow way gives exactly the frames of the message-by-message way, or declines."""
+"""capture/_bulk.py: the Arrow way gives exactly the frames of the message-by-message way, or
+declines."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from openagi_nb.capture._capture import _decode_lines
 from openagi_nb.model import Channel
 
 from .test_capture import MESSAGES
-from .test_protocol import data_messages, json_values
+from .test_messages import data_messages, json_values
 
 
 def per_line(block: bytes):

@@ -1,4 +1,4 @@
-"""capture.py: loading JSONL, gzip and Parquet into the same frames; writing; rejects."""
+"""capture/_capture.py: loading JSONL, gzip and Parquet into the same frames; writing; rejects."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""_columns.py: every representation of a column becomes the declared dtype, the same values."""
+"""model/_columns.py: every representation of a column becomes the declared dtype and values."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from openagi_nb import model
 from openagi_nb.model import Channel, Column, Kind
 
-from .test_frames import rows_of, sample_messages
+from .test_live_frame import rows_of, sample_messages
 
 T0 = 1_767_600_000_000_000_000
 INT64_MIN = int(np.iinfo(np.int64).min)

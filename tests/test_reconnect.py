@@ -1,4 +1,4 @@
-"""reconnect.py: backoff delays and the retry decision, without a network."""
+"""stream/_reconnect.py: backoff delays and the retry decision, without a network."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""schema.py: one declared column schema per channel, the same for every way a frame is built."""
+"""model/_schema.py: one declared column schema per channel, the same for every way a frame is
+built."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What the figures hold: traces, downsampled sizes, threshold lines, breach shading, bars and
 markers, checked on their numbers (no browser, no widget).
 
-``frame_of(channel, messages)`` builds a channel's frame through ``protocol.flatten`` as the stream
+``frame_of(channel, messages)`` builds a channel's frame through ``model.flatten`` as the stream
 and captures do; other widget tests use it too.
 """
 

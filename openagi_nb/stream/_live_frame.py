@@ -1,6 +1,6 @@
 """LiveFrame: a bounded columnar buffer of one channel's events, read as pandas snapshots.
 
-The receive thread appends rows (``protocol.flatten``); notebook code and widgets take
+The stream's thread appends rows (``model.flatten``); notebook code and widgets take
 :meth:`LiveFrame.snapshot` (the window) or :meth:`LiveFrame.since` (what is new) from any thread.
 Rows live in preallocated numpy columns laid out as a ring, in the declared schema:
 
@@ -31,13 +31,21 @@ import pyarrow as pa
 
 from ..model import Channel, Column, Kind, assemble, columns, from_numpy
 from ._arrays import Arrays, copied, positions
-from ._ring import RingView, Rows, last_descent, leading_older, limits, put, regrown
+from ._ring import (
+    INT64_MIN,
+    RingView,
+    Rows,
+    last_descent,
+    leading_older,
+    limits,
+    put,
+    regrown,
+    time_order,
+)
 from ._window import Window, parse_window
 
 __all__ = ["LiveFrame", "Window"]
 
-INT64_MIN: Final = int(np.iinfo(np.int64).min)
-INT64_MAX: Final = int(np.iinfo(np.int64).max)
 _BATCH: Final = 1024
 _ARROW_STRING: Final = pa.large_string()  # what pandas' string dtype holds: no cast later
 _FIRST_CAPACITY: Final = 4096
@@ -180,7 +188,7 @@ class LiveFrame:
     # --- writing (the stream's thread) ---------------------------------------------------
 
     def append(self, row: tuple[Any, ...]) -> None:
-        """Add one row as ``protocol.flatten`` gives it (one value per declared column, already
+        """Add one row as ``model.flatten`` gives it (one value per declared column, already
         validated: the hot path checks nothing more than the width).
 
         Raises:
@@ -335,7 +343,7 @@ class LiveFrame:
         """Late rows: sort as ``Capture.frame`` does (time, then seq with NA last, stable) and,
         with a time window, drop the late rows it no longer covers."""
         stamps, seq = data[1], data[0]
-        order = np.lexsort((np.where(seq == INT64_MIN, INT64_MAX, seq), stamps))
+        order = time_order(stamps, seq)
         if self._span is not None:
             order = order[stamps[order] >= newest - self._span]
         return [d[order] for d in data]

@@ -1,6 +1,6 @@
 """When a live view redraws: :class:`Refresher`, a throttled tick on the kernel's event loop.
 
-The stream's thread only appends rows to a :class:`~openagi_nb.frames.LiveFrame`; it never
+The stream's thread only appends rows to a :class:`~openagi_nb.stream.LiveFrame`; it never
 touches a widget (ipywidgets are not thread-safe, and a redraw per event would flood the browser).
 Instead every live view owns a :class:`Refresher` that wakes every ``interval`` seconds on the
 event loop the notebook's kernel runs (``loop.call_later``) and redraws only when the data

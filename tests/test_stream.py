@@ -1,5 +1,6 @@
-"""client.py against the real replay server: subscriptions, frames, windows, recording, tokens,
-cuts, listeners, stats. Every test is bounded by counts and timeouts, never by wall-clock speed."""
+"""EventStream (stream/) against the real replay server: subscriptions, frames, windows, recording,
+tokens, cuts, listeners, stats. Every test is bounded by counts and timeouts, never by wall-
+clock speed."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""client.py against peers the replay server cannot be: a server that sends no ``seq``, one that
-sends junk, binary frames and unknown fields, and one that never answers.
+"""EventStream (stream/) against peers the replay server cannot be: a server that sends no ``seq``,
+one that sends junk, binary frames and unknown fields, and one that never answers.
 
 Each peer is a few lines of aiohttp on 127.0.0.1:0 in its own thread, scripted per connection.
 """

@@ -1,4 +1,5 @@
-"""frames.py: LiveFrame keeps a bounded window in the declared schema, equal to a capture's."""
+"""stream/_live_frame.py: LiveFrame keeps a bounded window in the declared schema, equal to a
+capture's."""
 
 from __future__ import annotations
 

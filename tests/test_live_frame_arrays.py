@@ -1,6 +1,6 @@
 """LiveFrame.arrays and LiveFrame.tail: a time range of the window as numpy columns, always the
 rows ``snapshot()`` has in that range, in its order (tests of the rest of frames.py are in
-test_frames.py)."""
+test_live_frame.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pandas.testing import assert_frame_equal
 from openagi_nb import model
 from openagi_nb.stream import Arrays, LiveFrame
 
-from .test_frames import NODES, T0, filled, metric_row, rows_of, sample_messages
+from .test_live_frame import NODES, T0, filled, metric_row, rows_of, sample_messages
 
 S = 1_000_000_000
 NA = int(np.iinfo(np.int64).min)

@@ -1,4 +1,5 @@
-"""protocol.py: decoding, validation, flattening and builders, without a network."""
+"""model/_messages.py and _rows.py: decoding, validation, flattening and builders, without a
+network."""
 
 from __future__ import annotations
 

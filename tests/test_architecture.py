@@ -27,10 +27,11 @@ PUBLIC = {
         "widgets",
     ],
     "openagi_nb.model": [
-        "BINARY", "CATALOGUE", "CHANNELS", "CHANNEL_OF_TYPE", "CLOSE", "CONTINUATION",
+        "API_ROOT", "BINARY", "CATALOGUE", "CHANNELS", "CHANNEL_OF_TYPE", "CLOSE", "CONTINUATION",
         "Channel", "Column", "ControlMessage", "DataMessage", "ErrorCode", "ErrorMessage",
         "Field", "FrameParser", "Kind", "MAX_MESSAGE", "Message", "MessageType", "PHASES",
-        "PING", "PONG", "Row", "SEVERITIES", "STATUSES", "Severity", "TEXT", "TYPE_OF_CHANNEL",
+        "PING", "PONG", "Row", "SEVERITIES", "STATUSES", "STATUS_PATH", "Severity", "TEXT",
+        "TOKEN_PATH", "TYPE_OF_CHANNEL", "WS_PATH",
         "arrow_frame", "assemble", "build_frame", "close_payload", "column_name", "columns",
         "conform", "data_message", "decode", "dtypes", "empty_frame", "encode", "error",
         "flatten", "format_timestamp", "from_arrow", "from_codes", "from_nanoseconds",

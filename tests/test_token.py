@@ -4,12 +4,15 @@ fail in the ways a token endpoint can (urllib translated to TokenRefused / Token
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from openagi_nb import model
 from openagi_nb.exceptions import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -17,7 +20,7 @@ from openagi_nb.exceptions import (
     TokenRequestFailed,
 )
 from openagi_nb.server._tokens import verify_token
-from openagi_nb.stream import fetch_token
+from openagi_nb.stream import _token, fetch_token
 from openagi_nb.stream._token import token_url
 
 from .conftest import write_capture
@@ -140,3 +143,14 @@ def test_a_server_that_does_not_speak_http_is_token_request_failed():
             fetch_token(f"http://127.0.0.1:{port}", timeout=5)
         thread.join(5)
     assert info.value.status is None
+
+
+def test_the_client_knows_the_endpoints_the_server_serves():
+    assert (_token.API_ROOT, _token.TOKEN_PATH) == (model.API_ROOT, model.TOKEN_PATH)
+
+
+def test_fetching_a_token_imports_no_pandas():
+    code = ("import sys; from openagi_nb import fetch_token; fetch_token; "
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]

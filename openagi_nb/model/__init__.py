@@ -33,6 +33,10 @@ from ._framing import (
     text_frame,
 )
 from ._messages import (
+    API_ROOT,
+    STATUS_PATH,
+    TOKEN_PATH,
+    WS_PATH,
     ControlMessage,
     DataMessage,
     ErrorCode,
@@ -72,6 +76,7 @@ from ._schema import (
 )
 
 __all__ = [
+    "API_ROOT",
     "BINARY",
     "CATALOGUE",
     "CHANNELS",
@@ -96,9 +101,12 @@ __all__ = [
     "Row",
     "SEVERITIES",
     "STATUSES",
+    "STATUS_PATH",
     "Severity",
     "TEXT",
+    "TOKEN_PATH",
     "TYPE_OF_CHANNEL",
+    "WS_PATH",
     "arrow_frame",
     "assemble",
     "build_frame",

@@ -25,12 +25,16 @@ from ._rows import Row, bad_field, flatten, format_timestamp, is_int, parse_time
 from ._schema import CHANNEL_OF_TYPE, TYPE_OF_CHANNEL, Channel, MessageType
 
 __all__ = [
+    "API_ROOT",
     "ControlMessage",
     "DataMessage",
     "ErrorCode",
     "ErrorMessage",
     "Message",
     "Row",
+    "STATUS_PATH",
+    "TOKEN_PATH",
+    "WS_PATH",
     "data_message",
     "decode",
     "encode",
@@ -47,6 +51,14 @@ __all__ = [
     "unsubscribe",
     "unsubscribed",
 ]
+
+
+API_ROOT: Final = "/api/v1"
+WS_PATH: Final = "/api/v1/ws"
+"""The WebSocket endpoint (``docs/protocol.md`` section 4)."""
+TOKEN_PATH: Final = "/api/v1/auth/token"
+"""The token endpoint (``docs/protocol.md`` section 2.1)."""
+STATUS_PATH: Final = "/api/v1/status"
 
 
 class DataMessage(TypedDict):

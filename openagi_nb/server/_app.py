@@ -35,6 +35,7 @@ import orjson
 from aiohttp import web
 
 from ..exceptions import ServerConfigError
+from ..model import STATUS_PATH, TOKEN_PATH, WS_PATH
 from ._hub import Hub
 from ._limits import Limits
 from ._options import ServeOptions
@@ -92,7 +93,7 @@ class ReplayServer:
     @property
     def ws_url(self) -> str:
         """The WebSocket API's URL, without the token."""
-        return self.base_url.replace("http", "ws", 1) + "/api/v1/ws"
+        return self.base_url.replace("http", "ws", 1) + WS_PATH
 
     async def start(self) -> None:
         """Listen, and start the replay clock.
@@ -105,9 +106,9 @@ class ReplayServer:
         endpoint = WebSocketEndpoint(self.connections, self._hub, _limits(self.options),
                                      self.verify)
         app = web.Application(middlewares=[json_errors], client_max_size=64 * 1024)
-        app.router.add_post("/api/v1/auth/token", self._token)
-        app.router.add_get("/api/v1/status", self._status)
-        app.router.add_get("/api/v1/ws", endpoint.handle)
+        app.router.add_post(TOKEN_PATH, self._token)
+        app.router.add_get(STATUS_PATH, self._status)
+        app.router.add_get(WS_PATH, endpoint.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=5.0)
         await self._runner.setup()

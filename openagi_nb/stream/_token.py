@@ -22,6 +22,9 @@ from ..exceptions import TokenRefused, TokenRequestFailed
 
 __all__ = ["TOKEN_PATH", "fetch_token", "token_url"]
 
+# model.TOKEN_PATH and model.API_ROOT, not imported: fetching a token must not import pandas
+# (tests/test_token.py holds them equal).
+API_ROOT: Final = "/api/v1"
 TOKEN_PATH: Final = "/api/v1/auth/token"
 
 
@@ -69,7 +72,7 @@ def token_url(base_url: str) -> str:
         # without its query: a ws URL may carry ?token=
         shown = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         raise TokenRequestFailed(f"not an http(s) or ws(s) url: {shown!r}")
-    root = parts.path.split("/api/v1", 1)[0].rstrip("/")
+    root = parts.path.split(API_ROOT, 1)[0].rstrip("/")
     return urlunsplit((scheme, parts.netloc, root + TOKEN_PATH, "", ""))
 
 

@@ -201,7 +201,7 @@ class StreamLoop:
         """Hand each event to the frames, the recording and the listeners, in order."""
         appends, writer, listeners = self._appends, self._writer, self.listeners
         counters = self.counters
-        received = counters.received
+        received, delivered = counters.received, 0
         for event in events:
             if type(event) is tuple:
                 channel, row, raw, obj = event
@@ -211,11 +211,12 @@ class StreamLoop:
                 if listeners:
                     self._dispatch(obj, obj["type"], obj["event"])
                 received[channel] += 1
-                counters.total += 1  # counted last: wait_for(n) returns once n are handled
+                delivered += 1
             elif type(event) is Reply:
                 self._reply(event)
             elif type(event) is Rejected:
                 self._reject(event)
+        counters.total += delivered  # counted last: wait_for(n) returns once n are handled
         if counters.total >= self._wake_at:
             self._notify()
 

@@ -42,6 +42,8 @@ from ..model import (
     Row,
     build_frame,
     close_payload,
+    decode,
+    flatten,
     parse_close,
 )
 from ._reconnect import Ending, Failure, Outcome
@@ -190,18 +192,19 @@ class ClientSession:
     def receive_data(self, data: bytes, now: float) -> list[Event]:
         """Feed bytes read from the connection; return what they completed, in order."""
         self._heard, self._ping_sent = now, None
-        parser, events = self._parser, []
+        parser, events = self._parser, list[Event]()
         parser.feed(data)
+        take, text, add = parser.next, self._text, events.append
         try:
             while self.ending is None:
-                frame = parser.next()
+                frame = take()
                 if frame is None:
                     break
                 opcode, payload = frame
                 if opcode == TEXT:
-                    event = self._text(payload)
+                    event = text(payload)
                     if event is not None:
-                        events.append(event)
+                        add(event)
                 else:
                     self._frame(opcode, payload, events)
         except ProtocolError as exc:
@@ -212,12 +215,12 @@ class ClientSession:
         """A text message: a delivery, a reply, a reject, or None for a duplicate."""
         channel = None
         try:
-            obj = model.decode(data)
+            obj = decode(data)
             kind = obj.get("type")
             channel = _CHANNEL_NAMES.get(kind) if type(kind) is str else None
             if channel is None:
                 return self._other(obj, kind, data)
-            row = model.flatten(obj, data)[1]
+            row = flatten(obj, data)[1]
         except InvalidMessage as exc:
             return Rejected(data, exc.reason, channel or OTHER)
         except Exception as exc:  # a bug of ours must not end the stream: keep the message

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from openagi_nb.analysis.breaches import breaches, episode_times
 
-from .test_analysis_metrics import T0, frame
+from .test_analysis_metrics import SAMPLES, T0, frame
 
 S = 1_000_000_000
 LAST = int(np.iinfo(np.int64).max)
@@ -27,14 +27,7 @@ def arrays(rows: list[tuple[int, str, str, int, float]]) -> tuple[np.ndarray, ..
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 40), st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"]),
-                  st.integers(0, 10), st.sampled_from([5.0, 6.0])),
-        max_size=40,
-    ),
-    st.sampled_from(["0s", "5s", "10s", "20s"]),
-)
+@given(SAMPLES, st.sampled_from(["0s", "5s", "10s", "20s"]))
 def test_episode_times_are_the_starts_and_ends_of_breaches(rows, for_):
     expected = breaches(frame(rows), for_=for_)
     start, end = episode_times(*arrays(rows), for_=for_)

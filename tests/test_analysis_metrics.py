@@ -255,13 +255,17 @@ def naive_breaches(rows, for_s, clear):
     return sorted(out, key=lambda e: (e[2], e[0], e[1]))
 
 
+SAMPLES = st.lists(
+    st.tuples(st.integers(0, 40), st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"]),
+              st.integers(0, 10), st.sampled_from([5.0, 6.0])),
+    max_size=40,
+)
+"""Samples ``(second, node, metric, value, threshold)`` for the property tests of breaches."""
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(
-        st.tuples(st.integers(0, 40), st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"]),
-                  st.integers(0, 10), st.sampled_from([5.0, 6.0])),
-        max_size=40,
-    ),
+    SAMPLES,
     st.sampled_from([0, 5, 10, 20]),
     st.sampled_from([None, 2.0, 4.0, 5.0]),
 )

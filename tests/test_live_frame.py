@@ -3,8 +3,10 @@ capture's."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -265,9 +267,11 @@ def test_unique_strings_do_not_grow_the_dictionary_past_the_window():
     assert len(node_store.strings.values) <= 2 * 1000 + 4096
 
 
-def test_snapshots_taken_while_rows_arrive_never_see_a_torn_row():
-    frame = LiveFrame("monitoring_events", window=20_000)
-    rows = [metric_row(i) for i in range(100_000)]
+@contextlib.contextmanager
+def appending(frame: LiveFrame, count: int) -> Iterator[threading.Event]:
+    """Append ``count`` metric rows to ``frame`` from another thread; the event is set once all
+    are appended, and the thread is joined on exit."""
+    rows = [metric_row(i) for i in range(count)]
     done = threading.Event()
 
     def produce() -> None:
@@ -277,17 +281,25 @@ def test_snapshots_taken_while_rows_arrive_never_see_a_torn_row():
 
     writer = threading.Thread(target=produce)
     writer.start()
-    snapshots = 0
-    while not done.is_set() or snapshots < 3:
-        df = frame.snapshot()
-        seq = df["seq"].to_numpy(dtype=np.int64)
-        assert np.array_equal(df["value"].to_numpy(), seq.astype(float))
-        stamps = df["timestamp"].array.asi8
-        assert np.array_equal(stamps, T0 + seq * 1_000_000_000)
-        assert df["node_id"].tolist() == [NODES[i % 25] for i in seq]
-        assert np.array_equal(np.diff(seq), np.ones(max(len(seq) - 1, 0), dtype=np.int64))
-        snapshots += 1
-    writer.join()
+    try:
+        yield done
+    finally:
+        writer.join()
+
+
+def test_snapshots_taken_while_rows_arrive_never_see_a_torn_row():
+    frame = LiveFrame("monitoring_events", window=20_000)
+    with appending(frame, 100_000) as done:
+        snapshots = 0
+        while not done.is_set() or snapshots < 3:
+            df = frame.snapshot()
+            seq = df["seq"].to_numpy(dtype=np.int64)
+            assert np.array_equal(df["value"].to_numpy(), seq.astype(float))
+            stamps = df["timestamp"].array.asi8
+            assert np.array_equal(stamps, T0 + seq * 1_000_000_000)
+            assert df["node_id"].tolist() == [NODES[i % 25] for i in seq]
+            assert np.array_equal(np.diff(seq), np.ones(max(len(seq) - 1, 0), dtype=np.int64))
+            snapshots += 1
     assert frame.snapshot()["seq"].iloc[-1] == 99_999
 
 

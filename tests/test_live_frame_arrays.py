@@ -4,7 +4,6 @@ test_live_frame.py)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from pandas.testing import assert_frame_equal
 from openagi_nb import model
 from openagi_nb.stream import Arrays, LiveFrame
 
-from .test_live_frame import NODES, T0, filled, metric_row, rows_of, sample_messages
+from .test_live_frame import NODES, T0, appending, filled, metric_row, rows_of, sample_messages
 
 S = 1_000_000_000
 NA = int(np.iinfo(np.int64).min)
@@ -200,27 +199,17 @@ def test_any_range_of_any_window_is_the_snapshot_cut(gaps, late, window, ends):
 
 def test_ranges_read_while_rows_arrive_are_whole_and_complete():
     frame = LiveFrame("monitoring_events", window=20_000)
-    rows = [metric_row(i) for i in range(100_000)]
-    done = threading.Event()
-
-    def produce() -> None:
-        for row in rows:
-            frame.append(row)
-        done.set()
-
-    writer = threading.Thread(target=produce)
-    writer.start()
-    reads = 0
-    while not done.is_set() or reads < 3:
-        found = frame.arrays(["node_id", "value"], last=300 * S)
-        seq = found["seq"]
-        assert np.array_equal(found["value"], seq.astype(float))
-        assert np.array_equal(found["timestamp"], T0 + seq * S)
-        codes, labels = found.factor("node_id")
-        assert [labels[c] for c in codes] == [NODES[i % 25] for i in seq]
-        if found.bounds is not None:
-            oldest, newest = ((b - T0) // S for b in found.bounds)
-            assert seq.tolist() == list(range(max(newest - 300, oldest), newest + 1))
-        reads += 1
-    writer.join()
+    with appending(frame, 100_000) as done:
+        reads = 0
+        while not done.is_set() or reads < 3:
+            found = frame.arrays(["node_id", "value"], last=300 * S)
+            seq = found["seq"]
+            assert np.array_equal(found["value"], seq.astype(float))
+            assert np.array_equal(found["timestamp"], T0 + seq * S)
+            codes, labels = found.factor("node_id")
+            assert [labels[c] for c in codes] == [NODES[i % 25] for i in seq]
+            if found.bounds is not None:
+                oldest, newest = ((b - T0) // S for b in found.bounds)
+                assert seq.tolist() == list(range(max(newest - 300, oldest), newest + 1))
+            reads += 1
     assert frame.arrays(last=0)["seq"].tolist() == [99_999]

@@ -111,7 +111,16 @@ class ConnectionFailed(StreamError):
 
 class ProtocolError(ConnectionFailed):
     """The server broke the WebSocket framing (RFC 6455) or the API's protocol: the connection
-    cannot go on (the stream reconnects)."""
+    cannot go on (the stream reconnects).
+
+    Attributes:
+        close_code: what to close the connection with (RFC 6455 section 7.4.1): 1002 for
+            broken framing, 1009 for a message over the limit, 1007 for text that is not UTF-8.
+    """
+
+    def __init__(self, message: str, *, close_code: int = 1002) -> None:
+        super().__init__(message)
+        self.close_code = close_code
 
 
 class AuthenticationFailed(StreamError):

@@ -104,11 +104,11 @@ def test_control_frames_are_returned_with_their_payload():
     (frame(TEXT, b"x", fin=False) + frame(TEXT, b"y"), "before the last one's final"),
     (frame(PING, b"x", fin=False), "fragmented or oversized control"),
     (frame(PING, b"x" * 126), "fragmented or oversized control"),
-    (frame(BINARY, b"", length=MAX_MESSAGE + 1), "over the"),
 ])
 def test_broken_framing_is_a_protocol_error(data, reason):
-    with pytest.raises(ProtocolError, match=f"^protocol error: .*{reason}"):
+    with pytest.raises(ProtocolError, match=f"^protocol error: .*{reason}") as refused:
         parsed(data)
+    assert refused.value.close_code == 1002
 
 
 def test_a_protocol_error_is_a_connection_failure():
@@ -120,8 +120,19 @@ def test_fragments_over_the_limit_are_refused_before_they_are_all_held():
     parser.feed(frame(TEXT, b"x" * 600, fin=False))
     assert parser.next() is None
     parser.feed(frame(CONTINUATION, b"x" * 600, fin=False))
-    with pytest.raises(ProtocolError, match="in fragments is over the 1000 limit"):
+    with pytest.raises(ProtocolError, match="message too big: over 1200 bytes in fragments, the "
+                       "limit is 1000") as refused:
         parser.next()
+    assert refused.value.close_code == 1009
+    assert parser.buffered <= 1000
+
+
+def test_a_frame_over_the_limit_is_refused_from_its_header_alone():
+    parser = FrameParser()
+    parser.feed(frame(BINARY, b"", length=MAX_MESSAGE + 1)[:10])
+    with pytest.raises(ProtocolError, match=f"a frame of {MAX_MESSAGE + 1} bytes") as refused:
+        parser.next()
+    assert refused.value.close_code == 1009
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])

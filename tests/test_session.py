@@ -248,7 +248,7 @@ def test_nothing_after_the_close_frame_is_delivered():
 def test_our_close_is_answered_and_ends_as_stopped():
     wire = Wire()
     wire.connect()
-    wire.session.close()
+    wire.session.close(0.0)
     [(opcode, payload)] = wire.sent()
     assert (opcode, payload) == (CLOSE, struct.pack("!H", 1000))
     wire.feed(server_frame(CLOSE, struct.pack("!H", 1000)))
@@ -312,3 +312,41 @@ def test_every_frame_the_client_sends_is_masked():
     wire.session.connection_made(0.0)
     data = wire.session.data_to_send()
     assert data[1] & 0x80  # RFC 6455 section 5.3
+
+
+def test_a_server_that_does_not_answer_our_close_is_left_after_the_close_timeout():
+    wire = Wire(close_timeout=0.5)
+    wire.connect(now=0.0)
+    wire.session.close(10.0)
+    wire.sent()
+    wire.session.tick(10.4)
+    assert wire.session.ending is None
+    wire.feed(text(metric(1)), now=10.45)  # data may still come after our close
+    wire.session.tick(10.5)
+    ending = wire.session.ending
+    assert ending.ending.outcome is Outcome.STOPPED
+    assert ending.message == "stopped (the server did not answer the close)"
+
+
+def test_a_message_over_the_limit_in_fragments_is_refused_with_1009():
+    wire = Wire(max_message=1000)
+    wire.connect()
+    events = wire.feed(server_frame(TEXT, b"x" * 600, fin=False)
+                       + server_frame(CONTINUATION, b"x" * 600, fin=False))
+    assert events == []
+    [(opcode, payload)] = wire.sent()
+    assert (opcode, struct.unpack("!H", payload[:2])[0]) == (CLOSE, 1009)
+    ending = wire.session.ending
+    assert ending.ending.outcome is Outcome.NETWORK  # reconnect as for any network error
+    assert ending.message == ("connection lost: message too big: over 1200 bytes in fragments, "
+                              "the limit is 1000 (closed with 1009)")
+
+
+def test_nothing_is_sent_after_the_connection_failed():
+    wire = Wire()
+    wire.connect()
+    wire.feed(server_frame(TEXT, b"x", rsv=4))
+    wire.sent()
+    wire.session.close(2.0)
+    wire.session.subscribe(Channel.NETWORK)
+    assert wire.sent() == []

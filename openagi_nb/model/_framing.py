@@ -42,6 +42,8 @@ PING: Final = 0x9
 PONG: Final = 0xA
 MAX_MESSAGE: Final = 64 << 20
 """A message larger than this (64 MiB, all its fragments together) is refused, not buffered."""
+TOO_BIG: Final = 1009
+"""Section 7.4.1: the close code for a message too big to process."""
 NO_STATUS: Final = 1005
 """Section 7.1.5: the close code reported for a close frame that carries none."""
 
@@ -118,11 +120,12 @@ class FrameParser:
         return len(self._buf) - self._pos + self._extra + self._size
 
     def _add_part(self, payload: bytes) -> None:
-        self._size += len(payload)
-        if self._size > self._max:  # section 10.4: bound what a peer can make us hold
+        size = self._size + len(payload)
+        if size > self._max:  # section 10.4: bound what a peer can make us hold
             raise ProtocolError(
-                f"protocol error: message of over {self._size} bytes in fragments is over the "
-                f"{self._max} limit")
+                f"message too big: over {size} bytes in fragments, the limit is {self._max}",
+                close_code=TOO_BIG)
+        self._size = size
         self._parts.append(payload)
 
     def _frame(self) -> tuple[bool, int, bytes] | None:
@@ -149,7 +152,8 @@ class FrameParser:
             start += size
             if length > self._max:
                 raise ProtocolError(
-                    f"protocol error: frame of {length} bytes is over the {self._max} limit")
+                    f"message too big: a frame of {length} bytes, the limit is {self._max}",
+                    close_code=TOO_BIG)
         mask = b2 & _MASK_BIT
         end = start + (4 if mask else 0) + length
         if end > len(buf):
@@ -225,7 +229,7 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     try:
         reason = payload[2:].decode()
     except UnicodeDecodeError:
-        raise ProtocolError("protocol error: close reason is not UTF-8") from None
+        raise ProtocolError("protocol error: close reason is not UTF-8", close_code=1007) from None
     return int.from_bytes(payload[:2], "big"), reason
 
 

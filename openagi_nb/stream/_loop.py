@@ -1,7 +1,7 @@
 """The stream's thread: connections until stopped, and the delivery of what they bring.
 
 :class:`StreamLoop` holds everything :class:`~._stream.EventStream` delegates to. ``run`` is the
-thread's body: it opens connections (:func:`~._transport.dial`), moves bytes between the socket
+thread's body: it opens connections (:class:`~._transport.Dial`), moves bytes between the socket
 and the sans-I/O :class:`~._session.ClientSession`, and delivers the session's events to the
 live frames, the recording, the listeners and the counters. When a connection ends it does what
 the reconnect policy (:mod:`._reconnect`) says. Every other public method is safe to call from
@@ -10,6 +10,7 @@ other threads.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -22,13 +23,13 @@ import pandas as pd
 
 from ..capture import CaptureWriter
 from ..exceptions import AuthenticationFailed, ConnectionFailed, StreamError
-from ..model import Channel
+from ..model import MAX_MESSAGE, Channel
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
 from ._resume import Gap
 from ._session import ClientSession, Event, Rejected, Reply
 from ._stats import Counters, Rejects, State, StreamStats
-from ._transport import Transport, dial, scrub
+from ._transport import Dial, Transport, scrub
 
 __all__ = ["StreamLoop"]
 
@@ -36,6 +37,13 @@ log = logging.getLogger("openagi_nb.client")
 
 Listener = Callable[[dict[str, Any]], object]
 NEVER: Final = 1 << 62
+_RUNNING: Final = frozenset({State.CONNECTING, State.LIVE, State.RECONNECTING})
+HEALTHY: Final = 30.0
+"""Seconds a connection must stay open before the reconnect delays start over. Resetting on any
+success (as gRPC does once a connection is ready) lets a server that accepts and then drops
+every connection get a reconnect every 0.1 s from every client; resetting after a healthy
+period, as Kubernetes' client-go backoff managers do, gives it the same growing delays as a
+server that refuses outright."""
 
 
 class StreamLoop:
@@ -45,7 +53,7 @@ class StreamLoop:
         self, url: str, token: str | None, token_provider: Callable[[], str] | None,
         channels: tuple[Channel, ...], frames: dict[Channel, LiveFrame],
         record_to: str | Path | None, *, ping: tuple[float, float], connect_timeout: float,
-        sslopt: dict[str, Any] | None,
+        sslopt: dict[str, Any] | None, max_message: int = MAX_MESSAGE,
     ) -> None:
         self.url = url
         self._token = token
@@ -57,7 +65,8 @@ class StreamLoop:
         self.listeners: dict[str, list[Listener]] = {}
         self.counters = Counters()
         self._rejects = Rejects()
-        self._session = ClientSession(channels, ping_interval=ping[0], ping_timeout=ping[1])
+        self._session = ClientSession(channels, ping_interval=ping[0], ping_timeout=ping[1],
+                                      max_message=max_message)
         self._state = State.NEW
         self._last_error: str | None = None
         self._error: StreamError | None = None
@@ -66,6 +75,9 @@ class StreamLoop:
         self._wake_at = NEVER
         self._stopping = threading.Event()
         self._transport: Transport | None = None
+        self._dial: Dial | None = None
+        self.delay: float | None = None
+        """The backoff delay being waited (seconds), None while connected."""
         self._auth_refusals = 0
         self._opened = 0  # connections opened
 
@@ -80,17 +92,19 @@ class StreamLoop:
             self._error = StreamError(f"internal error in the stream to {self.url}: {exc!r}")
             self._last_error = str(self._error)
             self._set_state(State.FAILED)
+        finally:
+            if self._stopping.is_set():
+                self.finish()
 
     def _run(self) -> None:
         self._set_state(State.CONNECTING)
         delays = backoff()
         while not self._stopping.is_set():
-            before = self.counters.total
-            failure = self._connection()
+            failure, lasted = self._connection()
             if self._stopping.is_set():
                 break
             self._last_error = failure.message
-            if self.counters.total > before:  # it worked for a while: start the delays over
+            if lasted >= HEALTHY:  # it worked for a while: start the delays over
                 delays = backoff()
             action = self._decide(failure)
             if action is Action.FAIL:
@@ -102,7 +116,8 @@ class StreamLoop:
                 self._token = None
             self._set_state(State.RECONNECTING)
             if not (action is Action.REFRESH_TOKEN and self._auth_refusals == 1):
-                self._stopping.wait(next(delays))
+                self.delay = next(delays)
+                self._stopping.wait(self.delay)
 
     def _decide(self, failure: Failure) -> Action:
         ending = failure.ending
@@ -116,20 +131,28 @@ class StreamLoop:
         self._error = kind(f"{failure.message} ({self.url})")
         self._set_state(State.FAILED)
 
-    def _connection(self) -> Failure:
-        """Open one connection, subscribe, read until it ends; return how it ended."""
+    def _connection(self) -> tuple[Failure, float]:
+        """Open one connection, subscribe, read until it ends; return how it ended and how
+        long it was open (seconds; 0 when it never opened)."""
         if self._token is None and self._provider is not None:
             try:
                 self._token = self._provider()
             except Exception as exc:  # any failure of user code is a reason to retry
-                return Failure(Ending(Outcome.NETWORK), f"token_provider failed: {exc}")
-        transport = dial(self.url, self._token, timeout=self._connect_timeout,
-                         sslopt=self._sslopt)
+                return Failure(Ending(Outcome.NETWORK), f"token_provider failed: {exc}"), 0.0
+        dial = Dial(self.url, self._token, timeout=self._connect_timeout, sslopt=self._sslopt)
+        with self._lock:
+            self._dial = dial
+        if self._stopping.is_set():
+            dial.cancel()
+        transport = dial.run()
+        with self._lock:
+            self._dial = None
         if isinstance(transport, Failure):
-            return transport
+            return transport, 0.0
+        opened = time.monotonic()
         with self._lock:
             self._transport = transport
-            self._session.connection_made(time.monotonic())
+            self._session.connection_made(opened)
         try:
             self._connected()
             failure = self._read(transport)
@@ -139,10 +162,11 @@ class StreamLoop:
                 self._session.connection_lost()
             transport.close()
         self._emit({"type": "disconnected", "url": self.url, "reason": failure.message})
-        return failure
+        return failure, time.monotonic() - opened
 
     def _connected(self) -> None:
         self._auth_refusals = 0
+        self.delay = None
         self._opened += 1
         if self._opened > 1:
             self.counters.reconnects += 1
@@ -161,22 +185,21 @@ class StreamLoop:
                                scrub(f"connection lost: {reason}", self._token))
             now = time.monotonic()
             with self._lock:
-                if data is None:
-                    session.tick(now)
-                    events: list[Event] = []
-                elif data:
+                events: list[Event] = []
+                if data:
                     events = session.receive_data(data, now)
-                else:
+                elif data is not None:
                     session.receive_eof()
-                    events = []
                 if self._stopping.is_set():
-                    session.close()
+                    session.close(now)
+                session.tick(now)
                 ending = session.ending
             if events:
                 self._deliver(events)
             self._housekeeping(now)
             if ending is not None:
-                self._flush(transport)
+                with contextlib.suppress(OSError):  # the close echo, if the peer still reads
+                    self._flush(transport)
                 return ending
 
     def _exchange(self, transport: Transport) -> bytes | None:
@@ -283,23 +306,35 @@ class StreamLoop:
             self._writer = CaptureWriter(self._record_to)
 
     def request_stop(self) -> None:
-        """Ask the thread to close the connection (it does at its next tick at the latest)."""
+        """Ask the thread to stop: it closes the connection at its next tick, ends an attempt
+        to connect at once, and cuts a backoff short."""
         self._stopping.set()
+        if self._state not in (State.NEW, State.FAILED, State.STOPPED):
+            self._set_state(State.STOPPING)
+        with self._lock:
+            dial = self._dial
+        if dial is not None:
+            dial.cancel()
 
     def abort(self) -> None:
         """Cut the connection now (the server did not answer our close in time)."""
         with self._lock:
-            transport = self._transport
+            transport, dial = self._transport, self._dial
         if transport is not None:
             transport.abort()
+        if dial is not None:
+            dial.cancel()
 
     def finish(self) -> None:
-        """After the thread ended: close the recording, settle the state, wake waiters."""
-        writer, self._writer = self._writer, None
+        """Once no thread runs (its last step, or stop() after it): close the recording, say
+        ``stopped``; idempotent."""
+        with self._lock:
+            writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
         if self._state is not State.FAILED:
-            self._set_state(State.STOPPED)
+            self._state = State.STOPPED
+            self._notify()
 
     def wait(self, n: int, timeout: float | None, channel: Channel | None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -310,7 +345,7 @@ class StreamLoop:
                     return count
                 if self._error is not None:
                     raise self._error
-                if self._state is State.STOPPED:
+                if self._state in (State.STOPPING, State.STOPPED):
                     raise StreamError(f"stream to {self.url} stopped after {count} of {n} events")
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -327,6 +362,8 @@ class StreamLoop:
             self._cond.notify_all()
 
     def _set_state(self, state: State) -> None:
+        if self._stopping.is_set() and state in _RUNNING:
+            state = State.STOPPING  # the thread's own steps do not undo a stop
         self._state = state
         self._notify()
 
@@ -338,7 +375,7 @@ class StreamLoop:
             events_per_second=c.rate(time.monotonic()),
             lag=session.resume.lag(time.time_ns()), reconnects=c.reconnects,
             gaps=len(self.gap_list()), duplicates=session.resume.duplicates,
-            ignored=session.ignored, callback_errors=c.callback_errors,
+            ignored=session.ignored, callback_errors=c.callback_errors, backoff=self.delay,
             last_error=scrub(last_error, self._token) if last_error else None,
             recording=str(self._writer.path) if self._writer is not None else None,
         )

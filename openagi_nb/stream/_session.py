@@ -33,6 +33,7 @@ from ..model import (
     BINARY,
     CHANNEL_OF_TYPE,
     CLOSE,
+    MAX_MESSAGE,
     PING,
     TEXT,
     Channel,
@@ -56,7 +57,8 @@ log = logging.getLogger("openagi_nb.client")
 OTHER: Final = "other"
 """The ``rejected`` key of messages that name no channel (bad JSON, binary frames...)."""
 NORMAL: Final = 1000
-PROTOCOL_ERROR: Final = 1002
+CLOSE_TIMEOUT: Final = 0.5
+"""Seconds the server has to answer our close frame (a stop() must not wait longer)."""
 UNSENDABLE: Final = frozenset({1005, 1006, 1015})
 """Close codes a peer may report but never send (RFC 6455 section 7.4.1)."""
 _KNOWN: Final = frozenset(MessageType)
@@ -100,15 +102,21 @@ class ClientSession:
         channels: the channels to subscribe to on every connection.
         ping_interval: seconds without a byte from the server before a ``ping`` is sent.
         ping_timeout: seconds after that ping with still nothing before giving up.
+        max_message: the most bytes one message may have, fragments included; a server that
+            sends more is disconnected with close 1009.
+        close_timeout: seconds the server has to answer our close before we drop the
+            connection anyway.
         mask_key: the source of the 4-byte keys that mask what a client sends (RFC 6455
             section 5.3); fixed in tests.
     """
 
     def __init__(
         self, channels: tuple[Channel, ...], *, ping_interval: float = 20.0,
-        ping_timeout: float = 10.0, mask_key: Callable[[int], bytes] = os.urandom,
+        ping_timeout: float = 10.0, max_message: int = MAX_MESSAGE,
+        close_timeout: float = CLOSE_TIMEOUT, mask_key: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.channels = channels
+        self.max_message, self.close_timeout = max_message, close_timeout
         self.resume = Resume()
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.ending: Failure | None = None
@@ -117,10 +125,10 @@ class ClientSession:
         """The newest error the server reported (``error`` messages)."""
         self.ignored = 0
         self._mask_key = mask_key
-        self._parser = FrameParser()
+        self._parser = FrameParser(max_message)
         self._out: list[bytes] = []
         self._open = False
-        self._closing = False
+        self._closing: float | None = None  # when we sent our close frame
         self._live_from: set[str] = set()  # subscribed without since, not yet acked
         self._heard = 0.0
         self._ping_sent: float | None = None
@@ -130,10 +138,10 @@ class ClientSession:
     def connection_made(self, now: float) -> None:
         """A connection is open (handshake done): subscribe to every channel, each with the
         ``since`` that resumes it, in one write (:meth:`data_to_send`)."""
-        self._parser = FrameParser()
+        self._parser = FrameParser(self.max_message)
         self._out.clear()
         self.ending = None
-        self._open, self._closing = True, False
+        self._open, self._closing = True, None
         self._heard, self._ping_sent = now, None
         asked = {c: self.resume.since(c) for c in self.channels}
         self._live_from = {c.value for c, since in asked.items() if since is None}
@@ -149,11 +157,11 @@ class ClientSession:
         """The server closed the TCP connection without a closing handshake."""
         self._end(Outcome.NETWORK, None, "connection lost: connection closed by the peer")
 
-    def close(self, code: int = NORMAL) -> None:
+    def close(self, now: float, code: int = NORMAL) -> None:
         """Start the closing handshake (the user stops the stream); the connection ends when the
-        server answers (:attr:`ending` says ``stopped``)."""
-        if self._open and not self._closing:
-            self._closing = True
+        server answers, or :attr:`close_timeout` later (:attr:`ending` says ``stopped``)."""
+        if self._sending:
+            self._closing = now
             self._send(CLOSE, close_payload(code))
 
     def subscribe(self, channel: Channel) -> None:
@@ -161,13 +169,13 @@ class ClientSession:
         if channel in self.channels:
             return
         self.channels = (*self.channels, channel)
-        if self._open and not self._closing:
+        if self._sending:
             self._send_text(model.subscribe(channel))
 
     def unsubscribe(self, channel: Channel) -> None:
         """Drop ``channel`` now and on every later connection."""
         self.channels = tuple(c for c in self.channels if c != channel)
-        if self._open and not self._closing:
+        if self._sending:
             self._send_text(model.unsubscribe(channel))
 
     def data_to_send(self) -> bytes:
@@ -176,10 +184,14 @@ class ClientSession:
         return out
 
     def tick(self, now: float) -> None:
-        """Call every so often: pings a quiet server, gives up on one that stays quiet."""
+        """Call every so often: pings a quiet server, gives up on one that stays quiet or does
+        not answer our close."""
         if not self._open or self.ending is not None:
             return
-        if self._ping_sent is None:
+        if self._closing is not None:
+            if now - self._closing >= self.close_timeout:
+                self._end(Outcome.STOPPED, None, "stopped (the server did not answer the close)")
+        elif self._ping_sent is None:
             if now - self._heard >= self.ping_interval:
                 self._send_text(model.ping())
                 self._ping_sent = now
@@ -208,7 +220,7 @@ class ClientSession:
                 else:
                     self._frame(opcode, payload, events)
         except ProtocolError as exc:
-            self._fail(str(exc))
+            self._fail(exc)
         return events
 
     def _text(self, data: bytes) -> Event | None:
@@ -271,7 +283,7 @@ class ClientSession:
         """The server's close frame: answer it (section 5.5.1), echoing its code when it may be
         sent (section 7.4.1), and end the connection."""
         code, reason = parse_close(payload)
-        if self._closing:
+        if self._closing is not None:
             self._end(Outcome.STOPPED, code, "stopped")
             return
         sendable = 1000 <= code < 5000 and code not in UNSENDABLE
@@ -279,16 +291,23 @@ class ClientSession:
         text = f"server closed the connection: {code}" + (f" {reason}" if reason else "")
         self._end(Outcome.CLOSED, code, text)
 
-    def _fail(self, reason: str) -> None:
-        """Section 7.1.7: fail the connection, telling the server why (1002)."""
-        self._send(CLOSE, close_payload(PROTOCOL_ERROR, "protocol error"))
-        self._end(Outcome.NETWORK, None, f"connection lost: {reason}")
+    def _fail(self, error: ProtocolError) -> None:
+        """Section 7.1.7: fail the connection, telling the server why (1002 broken framing,
+        1009 too big, 1007 not UTF-8)."""
+        code = error.close_code
+        self._send(CLOSE, close_payload(code, str(error)))
+        self._end(Outcome.NETWORK, None, f"connection lost: {error} (closed with {code})")
 
     def _end(self, outcome: Outcome, code: int | None, message: str) -> None:
         if self.ending is None:
             self.ending = Failure(Ending(outcome, code), message)
 
     # --- sending -----------------------------------------------------------------------
+
+    @property
+    def _sending(self) -> bool:
+        """Whether the connection takes new frames: open, not closing, not failed."""
+        return self._open and self._closing is None and self.ending is None
 
     def _send_text(self, text: str) -> None:
         self._send(TEXT, text.encode())

@@ -34,7 +34,8 @@ class State(StrEnum):
     LIVE = "live"  # connected and subscribed
     RECONNECTING = "reconnecting"  # lost the connection, trying again
     FAILED = "failed"  # gave up: see last_error
-    STOPPED = "stopped"  # stop() was called
+    STOPPING = "stopping"  # stop() was called; the thread is ending
+    STOPPED = "stopped"  # stop() was called and the thread has ended
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class StreamStats:
         events_per_second: accepted events per second over the last few seconds.
         lag: now minus the newest event's timestamp (None before any event).
         reconnects: connections opened after the first.
+        backoff: the delay (seconds) being waited before the next attempt to connect; None
+            while connected. It grows (with jitter) up to 10 s while connections keep failing,
+            and starts over once one has stayed open 30 s.
         gaps: outages that may have lost events (see ``EventStream.gaps``).
         duplicates: data messages dropped because their ``seq`` was already seen.
         ignored: messages of a ``type`` this version does not know (forward compatibility).
@@ -63,6 +67,7 @@ class StreamStats:
     events_per_second: float = 0.0
     lag: timedelta | None = None
     reconnects: int = 0
+    backoff: float | None = None
     gaps: int = 0
     duplicates: int = 0
     ignored: int = 0

@@ -29,7 +29,7 @@ from typing import Any, Final
 import pandas as pd
 
 from ..exceptions import StreamError, StreamTimeout
-from ..model import CHANNELS, Channel
+from ..model import CHANNELS, MAX_MESSAGE, Channel
 from ._live_frame import LiveFrame, Window
 from ._loop import StreamLoop
 from ._resume import Gap
@@ -40,6 +40,8 @@ __all__ = ["ALL", "EventStream", "Gap", "State", "StreamStats"]
 
 ALL: Final[tuple[Channel, ...]] = CHANNELS
 """Every channel: the default subscription."""
+CLOSE_GRACE: Final = 0.6
+"""Seconds stop() lets the server answer our close frame before it cuts the connection."""
 
 Listener = Callable[[dict[str, Any]], object]
 
@@ -61,7 +63,10 @@ class EventStream:
         record_to: also write every message as received to this capture (``.jsonl[.gz]``).
         ping_interval: seconds without a message before a ``ping`` is sent.
         ping_timeout: seconds after that ping with still no message before reconnecting.
-        connect_timeout: seconds for the TCP connect and the handshake.
+        connect_timeout: seconds for the TCP connect and the handshakes (TLS, WebSocket).
+        max_message: the most bytes one message may have, its fragments together (default
+            64 MiB); a server that sends more is disconnected (close 1009, ``last_error``
+            says so) and the stream reconnects.
         sslopt: TLS options for ``wss://``, websocket-client's keys: ``{"ca_certs": path}``,
             ``cert_reqs``, ``check_hostname``, ``certfile``/``keyfile``, or ``{"context":
             an ssl.SSLContext}``.
@@ -79,6 +84,7 @@ class EventStream:
         ping_interval: float = 20.0,
         ping_timeout: float = 10.0,
         connect_timeout: float = 10.0,
+        max_message: int = MAX_MESSAGE,
         sslopt: dict[str, Any] | None = None,
     ) -> None:
         base, in_url = split_token(url)
@@ -89,6 +95,7 @@ class EventStream:
         self._loop = StreamLoop(
             base, token or in_url, token_provider, chosen, self._frames, record_to,
             ping=(ping_interval, ping_timeout), connect_timeout=connect_timeout, sslopt=sslopt,
+            max_message=max_message,
         )
         self._thread: threading.Thread | None = None
 
@@ -109,17 +116,26 @@ class EventStream:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
         """Close the connection, stop the thread, flush and close the recording; idempotent.
-        The frames stay readable."""
+        The frames stay readable.
+
+        Returns within ``timeout`` seconds whatever the stream is doing: connecting, in the
+        TLS or WebSocket handshake, open, backing off, closing. The server gets
+        :data:`CLOSE_GRACE` to answer our close; then the connection is cut. ``stats.state``
+        says ``stopped`` once the thread has ended (``stopping`` until then: only a name lookup
+        in progress, which the system resolver does not let us interrupt, can outlast
+        ``timeout``).
+        """
         self._loop.request_stop()
         thread = self._thread
         if thread is not None and thread.is_alive():
-            thread.join(min(1.0, timeout))
+            thread.join(min(CLOSE_GRACE, timeout / 2))
             if thread.is_alive():  # no closing handshake in time: cut the socket
                 self._loop.abort()
-                thread.join(timeout)
-        self._loop.finish()
+                thread.join(max(timeout - CLOSE_GRACE, 0.0))
+        if thread is None or not thread.is_alive():
+            self._loop.finish()
 
     def __enter__(self) -> EventStream:
         return self.start() if self._thread is None else self

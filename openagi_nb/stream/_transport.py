@@ -12,9 +12,14 @@ reader costs several times more per frame (``docs/protocol.md`` section 12).
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import select
 import socket
 import ssl
-from typing import Any, Final
+import threading
+import time
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -22,12 +27,13 @@ import websocket
 
 from ._reconnect import Ending, Failure, Outcome
 
-__all__ = ["TICK", "Transport", "dial", "redact", "scrub", "split_token", "with_token"]
+__all__ = ["TICK", "Dial", "Transport", "redact", "scrub", "split_token", "with_token"]
 
 TICK: Final = 0.25
 """Seconds a read may wait before the stream gets a chance to ping, flush and notice stop()."""
 READ_SIZE: Final = 65536
 _PORTS: Final = {"ws": 80, "wss": 443}
+_S = TypeVar("_S", bound=socket.socket)
 _SSLOPT_KEYS: Final = frozenset({
     "context", "ca_certs", "ca_cert_path", "cert_reqs", "check_hostname", "certfile", "keyfile",
     "password", "server_hostname",
@@ -66,36 +72,125 @@ class Transport:
         self._sock.close()
 
 
-def dial(
-    url: str, token: str | None, *, timeout: float = 10.0, sslopt: dict[str, Any] | None = None
-) -> Transport | Failure:
-    """Open ``url`` with ``token``: a :class:`Transport`, or a :class:`Failure` saying why not
-    (HTTP 401 is ``Ending(HTTP, 401)``: the token was refused)."""
-    parts = urlsplit(url)
-    if parts.scheme not in _PORTS or not parts.hostname:
-        return Failure(Ending(Outcome.CONFIG),
-                       f"invalid URL {redact(url)!r}: expected ws:// or wss://host[:port]/path")
-    try:
-        port = parts.port or _PORTS[parts.scheme]
-        context = tls_context(sslopt or {}) if parts.scheme == "wss" else None
-    except (ValueError, OSError, ssl.SSLError) as exc:
-        return Failure(Ending(Outcome.CONFIG), f"invalid URL or TLS options for "
-                       f"{redact(url)!r}: {exc}")
-    sock: socket.socket | None = None
-    try:
-        sock = socket.create_connection((parts.hostname, port), timeout=timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if context is not None:
-            hostname = (sslopt or {}).get("server_hostname", parts.hostname)
-            sock = context.wrap_socket(sock, server_hostname=hostname)
-        websocket.WebSocket(skip_utf8_validation=True).connect(
-            with_token(url, token), socket=sock, timeout=timeout)  # type: ignore[no-untyped-call]
-        sock.settimeout(TICK)
-    except (websocket.WebSocketException, OSError, ValueError) as exc:
+class _Cancelled(Exception):
+    """The attempt was cancelled (stop())."""
+
+
+_STOPPED: Final = Failure(Ending(Outcome.STOPPED), "stopped")
+
+
+class Dial:
+    """One attempt to open ``url`` with ``token``: TCP, TLS, the opening handshake.
+
+    :meth:`run` works on the stream's thread; :meth:`cancel`, from any thread, ends it within a
+    :data:`TICK` in every step (a handshake read blocked on a silent server at once), except a
+    name lookup in progress, which the system resolver does not let us interrupt.
+    """
+
+    def __init__(self, url: str, token: str | None, *, timeout: float = 10.0,
+                 sslopt: dict[str, Any] | None = None) -> None:
+        self._url, self._token, self._timeout, self._sslopt = url, token, timeout, sslopt or {}
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+
+    def cancel(self) -> None:
+        """End the attempt: :meth:`run` returns a ``stopped`` failure."""
+        self._cancelled.set()
+        with self._lock:
+            sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def run(self) -> Transport | Failure:
+        """A :class:`Transport`, or a :class:`Failure` saying why not (HTTP 401 is
+        ``Ending(HTTP, 401)``: the token was refused)."""
+        url, parts = self._url, urlsplit(self._url)
+        if parts.scheme not in _PORTS or not parts.hostname:
+            return Failure(Ending(Outcome.CONFIG),
+                           f"invalid URL {redact(url)!r}: expected ws:// or wss://host[:port]/path")
+        try:
+            port = parts.port or _PORTS[parts.scheme]
+            context = tls_context(self._sslopt) if parts.scheme == "wss" else None
+        except (ValueError, OSError, ssl.SSLError) as exc:
+            return Failure(Ending(Outcome.CONFIG), f"invalid URL or TLS options for "
+                           f"{redact(url)!r}: {exc}")
+        deadline = time.monotonic() + self._timeout
+        try:
+            sock = self._connect(parts.hostname, port, deadline)
+            if context is not None:
+                hostname = self._sslopt.get("server_hostname", parts.hostname)
+                sock = self._tls(sock, context, hostname, deadline)
+            sock.settimeout(max(deadline - time.monotonic(), TICK))
+            websocket.WebSocket(skip_utf8_validation=True).connect(  # type: ignore[no-untyped-call]
+                with_token(url, self._token), socket=sock, timeout=sock.gettimeout())
+            sock.settimeout(TICK)
+        except _Cancelled:
+            self._release()
+            return _STOPPED
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
+            self._release()
+            return _STOPPED if self._cancelled.is_set() else _refused(exc, url, self._token)
+        return Transport(sock)
+
+    def _connect(self, host: str, port: int, deadline: float) -> socket.socket:
+        """TCP to the first address that answers, polling for cancel while connecting."""
+        error = OSError(f"no address for {host}")
+        for family, kind, proto, _, address in socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM):
+            sock = self._hold(socket.socket(family, kind, proto))
+            try:
+                sock.setblocking(False)
+                code = sock.connect_ex(address)
+                if code not in (0, errno.EINPROGRESS):
+                    raise OSError(code, os.strerror(code))
+                while not select.select([], [sock], [], TICK)[1]:
+                    self._check(deadline)
+                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, os.strerror(code))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return sock
+            except OSError as exc:
+                self._release()
+                error = exc
+        raise error
+
+    def _tls(self, sock: socket.socket, context: ssl.SSLContext, hostname: str,
+             deadline: float) -> ssl.SSLSocket:
+        """The TLS handshake, non-blocking so that a cancel is seen within a tick."""
+        tls = self._hold(context.wrap_socket(sock, server_hostname=hostname,
+                                             do_handshake_on_connect=False))
+        while True:
+            try:
+                tls.do_handshake()
+                return tls
+            except ssl.SSLWantReadError:
+                select.select([tls], [], [], TICK)
+            except ssl.SSLWantWriteError:
+                select.select([], [tls], [], TICK)
+            self._check(deadline)
+
+    def _check(self, deadline: float) -> None:
+        if self._cancelled.is_set():
+            raise _Cancelled
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out")
+
+    def _hold(self, sock: _S) -> _S:
+        """Remember the socket being opened, so that :meth:`cancel` can cut it."""
+        with self._lock:
+            self._sock = sock
+        if self._cancelled.is_set():
+            raise _Cancelled
+        return sock
+
+    def _release(self) -> None:
+        with self._lock:
+            sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
-        return _refused(exc, url, token)
-    return Transport(sock)
 
 
 def tls_context(sslopt: dict[str, Any]) -> ssl.SSLContext:

@@ -45,7 +45,7 @@ PUBLIC = {
     ],
     "openagi_nb.capture": [
         "Capture", "CaptureWriter", "StrPath", "convert", "iter_lines", "load_capture",
-        "summarize",
+        "pieces", "summarize",
     ],
     "openagi_nb.scenario": [
         "DEFAULT_START", "Incident", "MIN_DURATION", "MIN_NODES", "Scenario", "counts_markdown",

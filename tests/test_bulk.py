@@ -13,7 +13,7 @@ from pandas.testing import assert_frame_equal
 
 from openagi_nb import model
 from openagi_nb.capture import _bulk as bulk
-from openagi_nb.capture._capture import _decode_lines
+from openagi_nb.capture._load import _decode_lines
 from openagi_nb.model import Channel
 
 from .test_capture import MESSAGES
@@ -101,15 +101,16 @@ def test_mangled_messages_never_make_the_two_ways_differ(lines):
 
 
 def test_a_capture_of_fast_and_declined_blocks_loads_in_file_order(tmp_path, monkeypatch):
-    from openagi_nb.capture import _capture as capture
+    from openagi_nb.capture import _load as capture
+    from openagi_nb.capture import _read
 
     lines = [orjson.dumps(m) for m in MESSAGES] * 5
     lines.insert(7, b"{broken")
     path = tmp_path / "c.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     whole = capture.load_capture(path)
-    monkeypatch.setattr(capture, "_BLOCK", 700)  # a few lines a block: some fast, some not
-    blocks = list(capture.iter_blocks(path))
+    monkeypatch.setattr(_read, "BLOCK", 700)  # a few lines a block: some fast, some not
+    blocks = list(_read.Blocks(path))
     taken = [bulk.decode_block(block) is not None for _, block in blocks]
     assert any(taken)
     assert not all(taken)

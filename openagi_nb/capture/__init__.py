@@ -1,7 +1,13 @@
-"""Captures: the messages as received, one JSON object per line (``.jsonl``, ``.jsonl.gz``), and
-the Parquet datasets made from them; loaded into the same frames as the live stream's."""
+"""Captures: the messages as received, one JSON object per line (``.jsonl``, ``.jsonl.gz``), in
+one file or a directory of rotated pieces, and the Parquet datasets made from them; loaded into
+the same frames as the live stream's."""
 
-from ._capture import Capture, CaptureWriter, StrPath, convert, iter_lines, load_capture, summarize
+from ._capture import Capture
+from ._convert import convert
+from ._load import iter_lines, load_capture
+from ._pieces import StrPath, pieces
+from ._summary import summarize
+from ._write import CaptureWriter
 
 __all__ = ["Capture", "CaptureWriter", "StrPath", "convert", "iter_lines", "load_capture",
-           "summarize"]
+           "pieces", "summarize"]

@@ -108,7 +108,8 @@ def _format_summary(info: dict[str, Any]) -> str:
 
 def _add_inspect(sub: Any) -> None:
     p = sub.add_parser("inspect", help="summarise a capture: channels, events, span, rejects")
-    p.add_argument("capture", type=Path, help=".jsonl, .jsonl.gz or Parquet dataset directory")
+    p.add_argument("capture", type=Path,
+                   help=".jsonl, .jsonl.gz, a directory (or glob) of them, or a Parquet dataset")
     p.set_defaults(handler=_inspect)
 
 
@@ -118,8 +119,12 @@ def _add_inspect(sub: Any) -> None:
 def _convert(args: argparse.Namespace) -> int:
     from .capture import convert, load_capture
 
-    size = args.capture.stat().st_size if args.capture.is_file() else None
-    with _progress(size, "B", "loading") as update:
+    if not args.capture.is_file():  # pieces: only the new ones are added to the dataset
+        cap = load_capture(convert(args.capture, args.output))
+        print(f"{args.output}/ holds {len(cap):,} events in {len(cap.channels)} channels "
+              f"({len(cap.rejects):,} rejects)")
+        return 0
+    with _progress(args.capture.stat().st_size, "B", "loading") as update:
         cap = load_capture(args.capture, progress=update)
     out = convert(cap, args.output)
     print(f"wrote {len(cap):,} events in {len(cap.channels)} channels to {out}/ "
@@ -129,7 +134,9 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _add_convert(sub: Any) -> None:
     p = sub.add_parser("convert", help="write a capture as a Hive-partitioned Parquet dataset")
-    p.add_argument("capture", type=Path, help=".jsonl or .jsonl.gz capture")
+    p.add_argument("capture", type=Path,
+                   help=".jsonl or .jsonl.gz capture, or a directory (or glob) of pieces: "
+                        "pieces the dataset lacks are appended")
     p.add_argument("-o", "--output", required=True, type=Path, help="output directory")
     p.set_defaults(handler=_convert)
 
@@ -201,7 +208,7 @@ def _record(args: argparse.Namespace) -> int:
     stats = record(
         args.url, args.output, channels=args.channel or CHANNELS, count=args.count,
         duration=args.duration, token=args.token or os.environ.get("OPENAGI_NB_TOKEN"),
-        node_id=args.node_id, on_progress=progress,
+        node_id=args.node_id, on_progress=progress, rotate=args.rotate,
     )
     if tty:
         print(file=sys.stderr)
@@ -215,7 +222,11 @@ def _add_record(sub: Any) -> None:
 
     p = sub.add_parser("record", help="record a live stream to a capture, as received")
     p.add_argument("url", help="the WebSocket API, e.g. ws://127.0.0.1:8080/api/v1/ws")
-    p.add_argument("-o", "--output", required=True, type=Path, help="capture path (.jsonl[.gz])")
+    p.add_argument("-o", "--output", required=True, type=Path,
+                   help="capture path (.jsonl[.gz]), or a directory for --rotate")
+    p.add_argument("--rotate", type=_rotate, default=None,
+                   help="write pieces DIR/<start time>.jsonl.gz, each this long (1h) or large "
+                        "(100MB)")
     p.add_argument("--channel", action="append", choices=[c.value for c in CHANNELS],
                    help="a channel to record (repeat it; default: all)")
     p.add_argument("--count", type=int, default=None, help="stop after this many events")
@@ -225,6 +236,16 @@ def _add_record(sub: Any) -> None:
                       help="the token (default: $OPENAGI_NB_TOKEN, or one in the URL)")
     auth.add_argument("--node-id", default=None, help="fetch a token for this node instead")
     p.set_defaults(handler=_record)
+
+
+def _rotate(text: str) -> str:
+    from .stream._rotation import parse_rotate
+
+    try:
+        parse_rotate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 # --- main ---------------------------------------------------------------------------------

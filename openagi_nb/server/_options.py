@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
-from ..exceptions import ServerConfigError
+from ..exceptions import CaptureError, ServerConfigError
 
 __all__ = ["MAX", "ServeOptions", "add_arguments", "from_arguments", "parse_speed"]
 
@@ -82,7 +82,13 @@ def _check(o: ServeOptions) -> None:
         raise ServerConfigError("token_ttl and control_rate must be positive")
     if (o.certfile is None) != (o.keyfile is None):
         raise ServerConfigError("certfile and keyfile go together")
-    for name in ("capture", "certfile", "keyfile"):
+    from ..capture import pieces  # not at the top: the CLI's parser imports this module
+
+    try:
+        pieces(o.capture)
+    except CaptureError as exc:
+        raise ServerConfigError(f"capture: {exc}") from None
+    for name in ("certfile", "keyfile"):
         value = getattr(o, name)
         if value is not None and not Path(value).is_file():
             raise ServerConfigError(f"{name}: no such file {value!r}")
@@ -105,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``serve``'s arguments to ``parser`` (the CLI's ``serve`` subcommand)."""
     d = ServeOptions.__dataclass_fields__
     add = parser.add_argument
-    add("capture", help="capture to replay (.jsonl or .jsonl.gz)")
+    add("capture", help="capture to replay (.jsonl[.gz], or a directory or glob of pieces)")
     add("--host", default=d["host"].default, help="address to listen on")
     add("--port", type=int, default=d["port"].default, help="port (0: any free port)")
     add("--speed", type=parse_speed, default=1.0, help="capture seconds per second, or 'max'")

@@ -22,7 +22,7 @@ from typing import Any, Final
 import pandas as pd
 
 from ..capture import CaptureWriter
-from ..exceptions import AuthenticationFailed, ConnectionFailed, StreamError
+from ..exceptions import AuthenticationFailed, CaptureError, ConnectionFailed, StreamError
 from ..model import MAX_MESSAGE, Channel
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
@@ -54,6 +54,7 @@ class StreamLoop:
         channels: tuple[Channel, ...], frames: dict[Channel, LiveFrame],
         record_to: str | Path | None, *, ping: tuple[float, float], connect_timeout: float,
         sslopt: dict[str, Any] | None, max_message: int = MAX_MESSAGE,
+        rotate: tuple[float | None, int | None] = (None, None),
     ) -> None:
         self.url = url
         self._token = token
@@ -61,6 +62,9 @@ class StreamLoop:
         self._appends = {c.value: f.append for c, f in frames.items()}
         self._record_to = record_to
         self._writer: CaptureWriter | None = None
+        self._rotate = rotate
+        self.write_error: CaptureError | None = None
+        """Why the recording stopped (disk full...); :meth:`EventStream.stop` raises it."""
         self._connect_timeout, self._sslopt = connect_timeout, sslopt
         self.listeners: dict[str, list[Listener]] = {}
         self.counters = Counters()
@@ -216,7 +220,7 @@ class StreamLoop:
     def _housekeeping(self, now: float) -> None:
         self.counters.sample(now)
         if self._writer is not None:
-            self._writer.flush_if_due()
+            self._recording(self._writer.flush_if_due)
 
     # --- delivery: the hot path ----------------------------------------------------------
 
@@ -265,11 +269,28 @@ class StreamLoop:
             return
         try:
             writer.write(data)
-        except OSError as exc:  # CaptureError too: the disk, not the stream, has a problem
-            self._last_error = f"recording stopped: {exc}"
-            self._writer = None
+        except OSError as exc:  # CaptureError: the disk, not the stream, has a problem
+            self._recording_failed(exc)
         except ValueError:  # junk spanning lines that is not JSON: it is in rejects already
             pass
+
+    def _recording(self, step: Callable[[], None]) -> None:
+        """Run a step of the recording (a timed flush, the close)."""
+        try:
+            step()
+        except OSError as exc:
+            self._recording_failed(exc)
+
+    def _recording_failed(self, exc: OSError) -> None:
+        """A failure (disk full, permission) ends the recording, not the stream: it is kept for
+        ``stats.last_error`` and for stop() to raise."""
+        self.write_error = exc if isinstance(exc, CaptureError) else CaptureError(str(exc))
+        self._last_error = f"recording stopped: {exc}"
+        log.error("%s: recording stopped: %s", self.url, exc)
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError):
+                writer.close()
 
     def _dispatch(self, obj: dict[str, Any], kind: str, event: str | None) -> None:
         for key in (kind, event):
@@ -303,7 +324,8 @@ class StreamLoop:
 
     def open_recording(self) -> None:
         if self._record_to is not None:
-            self._writer = CaptureWriter(self._record_to)
+            self._writer = CaptureWriter(self._record_to, rotate_every=self._rotate[0],
+                                         rotate_size=self._rotate[1])
 
     def request_stop(self) -> None:
         """Ask the thread to stop: it closes the connection at its next tick, ends an attempt
@@ -331,7 +353,7 @@ class StreamLoop:
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
-            writer.close()
+            self._recording(writer.close)
         if self._state is not State.FAILED:
             self._state = State.STOPPED
             self._notify()

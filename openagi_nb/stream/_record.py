@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ._rotation import Rotate
 from ._stats import StreamStats
 from ._stream import ALL, EventStream
 
@@ -32,14 +33,18 @@ def record(
     node_id: str | None = None,
     on_progress: Callable[[StreamStats], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    rotate: Rotate | None = None,
 ) -> StreamStats:
-    """Record ``channels`` of the stream at ``url`` into ``path`` (``.jsonl`` or ``.jsonl.gz``).
+    """Record ``channels`` of the stream at ``url`` into ``path`` (``.jsonl`` or ``.jsonl.gz``,
+    or a directory of pieces ``<start time>.jsonl.gz``, with ``rotate``).
 
     Runs until ``count`` events arrived, ``duration`` seconds passed, or ``stop()`` says so (with
     none of them: until interrupted; a ``KeyboardInterrupt`` ends it cleanly, the recording
     closed). ``on_progress`` gets the stream's stats twice a second.
 
     Args:
+        rotate: start a new piece when the current one is this old (``"1h"``) or large
+            (``"100MB"``): for recordings of days. Every piece is closed complete.
         node_id: fetch a token for this node from the server (and a fresh one whenever the
             server refuses it), instead of passing ``token``.
 
@@ -48,12 +53,12 @@ def record(
 
     Raises:
         AuthenticationFailed, ConnectionFailed: the stream gave up.
-        CaptureError: ``path`` cannot be written.
+        CaptureError: ``path`` cannot be written (at the start, or later: disk full).
     """
     if node_id is not None and token_provider is None:
         token_provider = _fetcher(url, node_id)
     stream = EventStream(url, token=token, token_provider=token_provider, channels=channels,
-                         window=_KEEP_ROWS, record_to=path)
+                         window=_KEEP_ROWS, record_to=path, rotate=rotate)
     deadline = None if duration is None else time.monotonic() + duration
     with stream, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how an open end ends
         _run(stream, count, deadline, on_progress, stop)

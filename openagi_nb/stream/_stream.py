@@ -33,6 +33,7 @@ from ..model import CHANNELS, MAX_MESSAGE, Channel
 from ._live_frame import LiveFrame, Window
 from ._loop import StreamLoop
 from ._resume import Gap
+from ._rotation import Rotate, parse_rotate
 from ._stats import State, StreamStats
 from ._transport import split_token
 
@@ -60,7 +61,11 @@ class EventStream:
             :meth:`wait_for`.
         channels: the channels to subscribe to (default: all four).
         window: rows (``1_000_000``) or a time span (``"15min"``) each channel's frame keeps.
-        record_to: also write every message as received to this capture (``.jsonl[.gz]``).
+        record_to: also write every message as received to this capture (``.jsonl[.gz]``),
+            or to pieces ``<start time>.jsonl.gz`` in this directory (with ``rotate``, or a
+            path ending in ``/``). Flushed every second: a crash loses at most the last one.
+        rotate: start the next piece of ``record_to`` when this one is this old (``"1h"``,
+            a ``timedelta``, seconds) or this large (``"100MB"``).
         ping_interval: seconds without a message before a ``ping`` is sent.
         ping_timeout: seconds after that ping with still no message before reconnecting.
         connect_timeout: seconds for the TCP connect and the handshakes (TLS, WebSocket).
@@ -81,6 +86,7 @@ class EventStream:
         channels: Iterable[str] = ALL,
         window: Window = 1_000_000,
         record_to: str | Path | None = None,
+        rotate: Rotate | None = None,
         ping_interval: float = 20.0,
         ping_timeout: float = 10.0,
         connect_timeout: float = 10.0,
@@ -95,7 +101,7 @@ class EventStream:
         self._loop = StreamLoop(
             base, token or in_url, token_provider, chosen, self._frames, record_to,
             ping=(ping_interval, ping_timeout), connect_timeout=connect_timeout, sslopt=sslopt,
-            max_message=max_message,
+            max_message=max_message, rotate=parse_rotate(rotate),
         )
         self._thread: threading.Thread | None = None
 
@@ -120,6 +126,10 @@ class EventStream:
         """Close the connection, stop the thread, flush and close the recording; idempotent.
         The frames stay readable.
 
+        Raises:
+            CaptureError: the recording failed (disk full, permission) while the stream ran;
+                raised once. The stream had gone on without it (``stats.last_error``).
+
         Returns within ``timeout`` seconds whatever the stream is doing: connecting, in the
         TLS or WebSocket handshake, open, backing off, closing. The server gets
         :data:`CLOSE_GRACE` to answer our close; then the connection is cut. ``stats.state``
@@ -136,6 +146,9 @@ class EventStream:
                 thread.join(max(timeout - CLOSE_GRACE, 0.0))
         if thread is None or not thread.is_alive():
             self._loop.finish()
+        error, self._loop.write_error = self._loop.write_error, None
+        if error is not None:
+            raise error
 
     def __enter__(self) -> EventStream:
         return self.start() if self._thread is None else self

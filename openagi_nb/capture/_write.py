@@ -62,9 +62,9 @@ class CaptureWriter:
     ``path`` is a file (``.jsonl`` or ``.jsonl.gz``), or a directory (an existing one, or a path
     ending in ``/``, or any path with ``rotate_every``/``rotate_size``) to hold pieces
     ``<start time>.jsonl.gz``. A piece is closed (complete, trailer written) and the next one
-    opened once it is ``rotate_every`` seconds old or ``rotate_size`` bytes large (checked as
-    messages are written: a piece may pass the size by what the compressor holds, some KiB). One
-    file is open at a time, and memory does not grow with the recording.
+    opened once it is ``rotate_every`` seconds old or ``rotate_size`` bytes large on disk (the
+    compressor holds up to a second of data until the next flush, so a piece passes the size by
+    at most that). One file is open at a time, and memory does not grow with the recording.
 
     Thread-safe. Flushes every ``flush_every`` seconds while messages come (and whenever
     :meth:`flush_if_due` is called on a timer: call it about once a second while idle), and on

@@ -26,6 +26,7 @@ from ..exceptions import AuthenticationFailed, CaptureError, ConnectionFailed, S
 from ..model import MAX_MESSAGE, Channel
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
+from ._recording import failure, guarded, open_writer
 from ._resume import Gap
 from ._session import ClientSession, Event, Rejected, Reply
 from ._stats import Counters, Rejects, State, StreamStats
@@ -63,8 +64,7 @@ class StreamLoop:
         self._record_to = record_to
         self._writer: CaptureWriter | None = None
         self._rotate = rotate
-        self.write_error: CaptureError | None = None
-        """Why the recording stopped (disk full...); :meth:`EventStream.stop` raises it."""
+        self.write_error: CaptureError | None = None  # why the recording stopped: stop() raises
         self._connect_timeout, self._sslopt = connect_timeout, sslopt
         self.listeners: dict[str, list[Listener]] = {}
         self.counters = Counters()
@@ -219,8 +219,8 @@ class StreamLoop:
 
     def _housekeeping(self, now: float) -> None:
         self.counters.sample(now)
-        if self._writer is not None:
-            self._recording(self._writer.flush_if_due)
+        if self._writer is not None and (exc := guarded(self._writer.flush_if_due)):
+            self._recording_failed(exc)
 
     # --- delivery: the hot path ----------------------------------------------------------
 
@@ -274,23 +274,12 @@ class StreamLoop:
         except ValueError:  # junk spanning lines that is not JSON: it is in rejects already
             pass
 
-    def _recording(self, step: Callable[[], None]) -> None:
-        """Run a step of the recording (a timed flush, the close)."""
-        try:
-            step()
-        except OSError as exc:
-            self._recording_failed(exc)
-
     def _recording_failed(self, exc: OSError) -> None:
-        """A failure (disk full, permission) ends the recording, not the stream: it is kept for
-        ``stats.last_error`` and for stop() to raise."""
-        self.write_error = exc if isinstance(exc, CaptureError) else CaptureError(str(exc))
-        self._last_error = f"recording stopped: {exc}"
-        log.error("%s: recording stopped: %s", self.url, exc)
+        """Disk full, permission: the recording ends, not the stream (see ``_recording.py``)."""
+        self.write_error, self._last_error = failure(exc, self.url)
         writer, self._writer = self._writer, None
         if writer is not None:
-            with contextlib.suppress(OSError):
-                writer.close()
+            guarded(writer.close)
 
     def _dispatch(self, obj: dict[str, Any], kind: str, event: str | None) -> None:
         for key in (kind, event):
@@ -323,9 +312,7 @@ class StreamLoop:
             self._session.unsubscribe(channel)
 
     def open_recording(self) -> None:
-        if self._record_to is not None:
-            self._writer = CaptureWriter(self._record_to, rotate_every=self._rotate[0],
-                                         rotate_size=self._rotate[1])
+        self._writer = open_writer(self._record_to, self._rotate)
 
     def request_stop(self) -> None:
         """Ask the thread to stop: it closes the connection at its next tick, ends an attempt
@@ -352,8 +339,8 @@ class StreamLoop:
         ``stopped``; idempotent."""
         with self._lock:
             writer, self._writer = self._writer, None
-        if writer is not None:
-            self._recording(writer.close)
+        if writer is not None and (exc := guarded(writer.close)):
+            self._recording_failed(exc)
         if self._state is not State.FAILED:
             self._state = State.STOPPED
             self._notify()

@@ -87,7 +87,8 @@ def _check(o: ServeOptions) -> None:
     try:
         pieces(o.capture)
     except CaptureError as exc:
-        raise ServerConfigError(f"capture: {exc}") from None
+        reason = str(exc).removeprefix(f"{exc.path}: ")
+        raise ServerConfigError(f"capture: {reason} {o.capture!r}") from None
     for name in ("certfile", "keyfile"):
         value = getattr(o, name)
         if value is not None and not Path(value).is_file():

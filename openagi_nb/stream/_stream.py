@@ -126,16 +126,16 @@ class EventStream:
         """Close the connection, stop the thread, flush and close the recording; idempotent.
         The frames stay readable.
 
-        Raises:
-            CaptureError: the recording failed (disk full, permission) while the stream ran;
-                raised once. The stream had gone on without it (``stats.last_error``).
-
         Returns within ``timeout`` seconds whatever the stream is doing: connecting, in the
         TLS or WebSocket handshake, open, backing off, closing. The server gets
         :data:`CLOSE_GRACE` to answer our close; then the connection is cut. ``stats.state``
         says ``stopped`` once the thread has ended (``stopping`` until then: only a name lookup
         in progress, which the system resolver does not let us interrupt, can outlast
         ``timeout``).
+
+        Raises:
+            CaptureError: the recording failed (disk full, permission) while the stream ran;
+                raised once. The stream had gone on without it (``stats.last_error``).
         """
         self._loop.request_stop()
         thread = self._thread

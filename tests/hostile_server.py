@@ -14,6 +14,8 @@ increasing across connections, so a client that resumes accepts every one of the
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import itertools
 import socket
 import struct
@@ -29,8 +31,8 @@ from websockets.exceptions import ConnectionClosed
 from openagi_nb import model
 
 __all__ = [
-    "CHANNEL", "JUNK_THEN_FATAL", "MODES", "ODD_CLOSES", "HostileServer", "closed_port",
-    "full_backlog", "raw_frame",
+    "CHANNEL", "JUNK_THEN_FATAL", "MODES", "ODD_CLOSES", "HostileServer", "ResettingServer",
+    "closed_port", "full_backlog", "raw_frame",
 ]
 
 CHANNEL: Final = "monitoring_events"
@@ -272,3 +274,57 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+class ResettingServer:
+    """A plain-socket server that answers the handshake, sends ``events`` data messages at once
+    (before the client's subscribe can arrive) and resets the connection (RST, no close)."""
+
+    def __init__(self, events: int = 2) -> None:
+        self._events, self._seq = events, itertools.count(1)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self._listener.getsockname()[1]}/api/v1/ws"
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            request += chunk
+        self.connections += 1
+        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key"))
+        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        events = b"".join(model.text_frame(self._event()) for _ in range(self._events))
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+                     + events)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _event(self) -> bytes:
+        seq = next(self._seq)
+        data = {"node_id": "node_1", "metric": "cpu_usage", "value": 1.0, "threshold": 80.0,
+                "status": "ok"}
+        stamp = model.format_timestamp(time.time_ns())
+        return model.encode(model.data_message(CHANNEL, "metric_update", data, stamp, seq))
+
+
+_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3

@@ -24,6 +24,7 @@ import pandas as pd
 from ..capture import CaptureWriter
 from ..exceptions import AuthenticationFailed, CaptureError, ConnectionFailed, StreamError
 from ..model import MAX_MESSAGE, Channel
+from ._listeners import Listeners
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
 from ._recording import failure, guarded, open_writer
@@ -36,9 +37,10 @@ __all__ = ["StreamLoop"]
 
 log = logging.getLogger("openagi_nb.client")
 
-Listener = Callable[[dict[str, Any]], object]
 NEVER: Final = 1 << 62
 _RUNNING: Final = frozenset({State.CONNECTING, State.LIVE, State.RECONNECTING})
+CLOSE_LINGER: Final = 0.5
+"""Seconds to wait for the server to close the TCP connection after the closing handshake."""
 HEALTHY: Final = 30.0
 """Seconds a connection must stay open before the reconnect delays start over. Resetting on any
 success (as gRPC does once a connection is ready) lets a server that accepts and then drops
@@ -66,7 +68,7 @@ class StreamLoop:
         self._rotate = rotate
         self.write_error: CaptureError | None = None  # why the recording stopped: stop() raises
         self._connect_timeout, self._sslopt = connect_timeout, sslopt
-        self.listeners: dict[str, list[Listener]] = {}
+        self.listeners = Listeners()
         self.counters = Counters()
         self._rejects = Rejects()
         self._session = ClientSession(channels, ping_interval=ping[0], ping_timeout=ping[1],
@@ -179,14 +181,22 @@ class StreamLoop:
 
     def _read(self, transport: Transport) -> Failure:
         """Move bytes between the socket and the session until the session ends."""
-        session = self._session
+        session, broken = self._session, None
         while True:
             try:
-                data = self._exchange(transport)
+                if broken is None:
+                    self._flush(transport)
+                data = transport.recv()
             except OSError as exc:
+                if broken is not None:
+                    return broken
                 reason = str(exc) or type(exc).__name__
-                return Failure(Ending(Outcome.NETWORK),
-                               scrub(f"connection lost: {reason}", self._token))
+                # what the server sent before it broke is still to be read: deliver it first
+                broken = Failure(Ending(Outcome.NETWORK),
+                                 scrub(f"connection lost: {reason}", self._token))
+                continue
+            if broken is not None and not data:
+                return broken
             now = time.monotonic()
             with self._lock:
                 events: list[Event] = []
@@ -204,12 +214,8 @@ class StreamLoop:
             if ending is not None:
                 with contextlib.suppress(OSError):  # the close echo, if the peer still reads
                     self._flush(transport)
+                transport.linger(CLOSE_LINGER)
                 return ending
-
-    def _exchange(self, transport: Transport) -> bytes | None:
-        """Send what the session has to say, then read what came (None: nothing yet)."""
-        self._flush(transport)
-        return transport.recv()
 
     def _flush(self, transport: Transport) -> None:
         with self._lock:
@@ -236,7 +242,7 @@ class StreamLoop:
                 if writer is not None:
                     self._record(raw)
                 if listeners:
-                    self._dispatch(obj, obj["type"], obj["event"])
+                    listeners.dispatch(obj, obj["type"], obj["event"])
                 received[channel] += 1
                 delivered += 1
             elif type(event) is Reply:
@@ -254,7 +260,7 @@ class StreamLoop:
         if self._writer is not None:
             self._record(reply.raw)
         if self.listeners:
-            self._dispatch(reply.message, reply.kind, None)
+            self.listeners.dispatch(reply.message, reply.kind)
 
     def _reject(self, rejected: Rejected) -> None:
         self._rejects.add(rejected.raw, rejected.reason)
@@ -281,20 +287,8 @@ class StreamLoop:
         if writer is not None:
             guarded(writer.close)
 
-    def _dispatch(self, obj: dict[str, Any], kind: str, event: str | None) -> None:
-        for key in (kind, event):
-            for callback in self.listeners.get(key, ()) if key else ():
-                try:
-                    callback(obj)
-                except Exception:
-                    errors = self.counters.callback_errors = self.counters.callback_errors + 1
-                    if errors <= 5 or errors % 1000 == 0:  # a failing listener must not flood
-                        log.exception("listener %r for %r failed (%d so far)", callback, key,
-                                      errors)
-
     def _emit(self, event: dict[str, Any]) -> None:
-        if self.listeners:
-            self._dispatch(event, event["type"], None)
+        self.listeners.dispatch(event, event["type"])
 
     # --- from other threads --------------------------------------------------------------
 
@@ -384,7 +378,7 @@ class StreamLoop:
             events_per_second=c.rate(time.monotonic()),
             lag=session.resume.lag(time.time_ns()), reconnects=c.reconnects,
             gaps=len(self.gap_list()), duplicates=session.resume.duplicates,
-            ignored=session.ignored, callback_errors=c.callback_errors, backoff=self.delay,
+            ignored=session.ignored, callback_errors=self.listeners.errors, backoff=self.delay,
             last_error=scrub(last_error, self._token) if last_error else None,
             recording=str(self._writer.path) if self._writer is not None else None,
         )

@@ -90,7 +90,6 @@ class Counters:
         self.total = 0
         self.reconnects = 0
         self.ignored = 0
-        self.callback_errors = 0
         self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
 
     def sample(self, now: float) -> None:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..exceptions import StreamError, StreamTimeout
 from ..model import CHANNELS, MAX_MESSAGE, Channel
+from ._listeners import Listener
 from ._live_frame import LiveFrame, Window
 from ._loop import StreamLoop
 from ._resume import Gap
@@ -44,7 +45,6 @@ ALL: Final[tuple[Channel, ...]] = CHANNELS
 CLOSE_GRACE: Final = 0.6
 """Seconds stop() lets the server answer our close frame before it cuts the connection."""
 
-Listener = Callable[[dict[str, Any]], object]
 
 
 class EventStream:
@@ -205,7 +205,7 @@ class EventStream:
         Callbacks run on the stream's thread: keep them short. An exception in one is logged
         and counted (``stats.callback_errors``), never fatal.
         """
-        self._loop.listeners.setdefault(type_or_event, []).append(callback)
+        self._loop.listeners.add(type_or_event, callback)
 
     # --- data ----------------------------------------------------------------------------
 

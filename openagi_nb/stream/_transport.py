@@ -62,6 +62,17 @@ class Transport:
         """Write all of ``data`` (raises OSError if the connection broke)."""
         self._sock.sendall(data)
 
+    def linger(self, seconds: float) -> None:
+        """After our close frame: tell the peer we send no more (FIN) and read and drop what
+        it still sends until it closes, for ``seconds`` at most. Closing with unread data
+        would reset the connection, and a reset can discard our close frame before the peer
+        reads it (RFC 6455 section 7.1.1: the server closes the TCP connection first)."""
+        deadline = time.monotonic() + seconds
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+            while time.monotonic() < deadline and self.recv() != b"":
+                pass
+
     def abort(self) -> None:
         """Cut the connection now, from any thread: a blocked read returns at once."""
         with contextlib.suppress(OSError):  # already gone

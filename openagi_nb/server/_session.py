@@ -148,6 +148,15 @@ class _Sink:
             raise ConnectionResetError("connection closed")
         transport.write(data)
 
+    def buffered(self) -> int:
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def pause_above(self, high: int) -> None:
+        # asyncio pauses the protocol above ``high`` and aiohttp's drain() waits while paused.
+        if self._transport is not None:
+            self._transport.set_write_buffer_limits(high=high, low=high // 4)
+
     async def drain(self) -> None:
         await self._writer.drain()
 

@@ -11,7 +11,8 @@ Memory per client is bounded in bytes (``limit``, ``--queue-bytes``): what the t
 not yet handed to the kernel plus the replies not yet written (:attr:`Subscriber.held`). The pump
 fills at most three quarters of ``limit`` with data (at least one message per write, so a
 message larger than the room left still goes, alone), and once the transport holds more than a
-quarter it waits for it to drain; the last quarter is for replies. Replies that take a client
+sixteenth of ``limit`` it waits for it to drain (for the default 1 MiB, asyncio's own marks: 64
+and 16 KiB); the last quarter is for replies. Replies that take a client
 past ``limit`` (it sends but does not read) close the connection 1013, ``slow_consumer``, at any
 speed. A client that does not read thus costs ``limit`` bytes here, while the messages it falls
 behind stay in the shared ring, counted by the hub against ``--queue``.
@@ -42,6 +43,10 @@ BATCH: Final = 2048
 """Messages looked at per write: large enough to amortise the write, small enough to be fair."""
 DATA_SHARE: Final = 0.75
 """The part of a subscriber's ``limit`` the pump may fill with data; the rest is for replies."""
+HIGH_WATER: Final = 1 / 16
+"""The part of ``limit`` buffered in the transport above which the pump waits for it to drain:
+low enough to keep a fast client's buffer small, far enough below ``DATA_SHARE`` that a write
+after the wait has room for a whole batch."""
 
 
 class Sink(Protocol):
@@ -90,7 +95,7 @@ class Subscriber:
     ) -> None:
         self.ring, self.sink, self.label, self.limit = ring, sink, label, limit
         self._fill = int(limit * DATA_SHARE)
-        sink.pause_above(limit - self._fill)
+        sink.pause_above(int(limit * HIGH_WATER))
         self._publisher = publisher
         self.starts = [NEVER] * len(CHANNELS)
         self.cursor = ring.head
@@ -249,8 +254,8 @@ class Subscriber:
                     self.wake.clear()
                     await self.wake.wait()
                     continue
-                # Waits while the transport holds more than the replies' share of the limit
-                # (pause_above): the next write has room for at least half of it.
+                # Waits while the transport holds more than HIGH_WATER of the limit
+                # (pause_above): the next write has room for DATA_SHARE - HIGH_WATER of it.
                 await sink.drain()
                 await asyncio.sleep(0)  # let the other pumps and the publisher run
         except ConnectionError:

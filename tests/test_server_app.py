@@ -133,6 +133,8 @@ def test_status_reports_clients_messages_capture_position_and_speed(server, conn
     assert body["replay"]["loop"] >= 0
     assert 0 <= body["replay"]["position"] < 800
     assert body["speed"] == 20.0
+    assert (body["queue"], body["queue_bytes"]) == (50_000, 1024 * 1024)
+    assert 0 <= body["queued_bytes"] <= body["queued_bytes_peak"] <= body["queue_bytes"]
 
 
 def forged(payload: dict, key: str = TEST_SECRET, algorithm: str = "HS256") -> str:

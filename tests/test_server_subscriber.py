@@ -259,3 +259,18 @@ def test_client_that_sends_but_does_not_read_is_closed_1013_once_past_queue_byte
     assert f"more than {QUEUE_BYTES} bytes" in error["data"]["message"]
     assert len(before) > 100
     assert client.close_status() == 1013
+
+
+def test_smallest_queue_bytes_cuts_every_batch_and_loses_nothing(tmp_path, serve, connect):
+    total = 4000
+    server = serve(write_capture(tmp_path / "c.jsonl", total), speed=float("inf"), wait_for=1,
+                   queue_bytes=4096)  # about a dozen messages per write
+    client = connect(server)
+    client.subscribe("network_events")
+    first = [m["seq"] for m in client.data(500)]
+    client.subscribe("security_events", since=0)  # a resend, cut too, then both live
+    rest = [m["seq"] for m in client.data(total // 2 - 500)]
+    seqs = first + rest
+    assert [s for s in seqs if s % 4 == 1] == list(range(1, total + 1, 4))
+    assert [s for s in seqs if s % 4 == 3] == list(range(3, total + 1, 4))
+    assert server.status()["queued_bytes_peak"] <= 4096

@@ -329,7 +329,7 @@ class Subscriber:
         else:
             kept = [f for s, f, c in zip(range(after + 1, end + 1), frames, chans, strict=True)
                     if s > wanted[c]]
-        piece = b"".join(kept)  # one copy: what run() writes (joining one piece copies none)
+        piece = b"".join(kept)  # the one copy: _write() joins it alone without copying
         if len(piece) > room:
             n = _fit(kept, room)
             end = after + n if kept is frames else [

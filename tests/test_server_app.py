@@ -79,12 +79,36 @@ def test_token_endpoint_issues_a_bearer_token_for_the_node(server):
     assert claims["exp"] - claims["iat"] == 3600
 
 
-@pytest.mark.parametrize("body", [b"{nope", b"[]", b"{}", b'{"node_id": ""}',
-                                  b'{"node_id": 7}', b'{"node_id": "n", "public_key": 1}'])
-def test_token_endpoint_refuses_a_bad_request_with_an_error_body(server, body):
+def test_token_endpoint_accepts_an_empty_public_key_unchecked(server):
+    status, body = post(server.base_url + "/api/v1/auth/token",
+                        b'{"node_id": "node_8", "public_key": ""}')
+    assert status == 200
+    assert verify_token(TEST_SECRET, body["token"])["sub"] == "node_8"
+
+
+def test_token_endpoint_refuses_a_body_that_is_not_json(server):
+    status, reply = post(server.base_url + "/api/v1/auth/token", b"{nope")
+    assert status == 400
+    assert_error_body(reply, 400)
+    assert reply["error"]["message"] == "invalid JSON body"
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    (b"[]", "object"),
+    (b'{"public_key": ""}', "'node_id'"),
+    (b'{"node_id": "", "public_key": ""}', "'node_id'"),
+    (b'{"node_id": 7, "public_key": ""}', "'node_id'"),
+    (b'{"node_id": "' + b"n" * 257 + b'", "public_key": ""}', "'node_id'"),
+    (b'{"node_id": "n"}', "'public_key'"),
+    (b'{"node_id": "n", "public_key": null}', "'public_key'"),
+    (b'{"node_id": "n", "public_key": 1}', "'public_key'"),
+])
+def test_token_endpoint_refuses_a_bad_request_naming_the_field(server, body, named):
     status, reply = post(server.base_url + "/api/v1/auth/token", body)
     assert status == 400
     assert_error_body(reply, 400)
+    assert reply["error"]["message"] == "invalid request"
+    assert named in reply["error"]["details"]
 
 
 def test_unknown_path_gets_a_json_404(server):
@@ -109,6 +133,8 @@ def test_status_reports_clients_messages_capture_position_and_speed(server, conn
     assert body["replay"]["loop"] >= 0
     assert 0 <= body["replay"]["position"] < 800
     assert body["speed"] == 20.0
+    assert (body["queue"], body["queue_bytes"]) == (50_000, 1024 * 1024)
+    assert 0 <= body["queued_bytes"] <= body["queued_bytes_peak"] <= body["queue_bytes"]
 
 
 def forged(payload: dict, key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
@@ -156,6 +182,20 @@ def test_token_in_an_authorization_header_is_accepted(server):
     try:
         client.subscribe("network_events")
         client.data(1)
+    finally:
+        client.close()
+
+
+def test_token_in_the_query_wins_over_the_authorization_header(server):
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(f"{server.ws_url}?token=not-a-jwt", timeout=10,
+                                    header=[f"Authorization: Bearer {server.token()}"])
+    assert info.value.status_code == 401
+    client = WsClient(f"{server.ws_url}?token={server.token()}",
+                      header=["Authorization: Bearer not-a-jwt"])
+    try:
+        client.send({"type": "ping"})
+        client.reply("pong")
     finally:
         client.close()
 

@@ -8,7 +8,13 @@ import math
 import pytest
 
 from openagi_nb.exceptions import ServerConfigError
-from openagi_nb.server._options import ServeOptions, add_arguments, from_arguments, parse_speed
+from openagi_nb.server._options import (
+    ServeOptions,
+    add_arguments,
+    from_arguments,
+    parse_size,
+    parse_speed,
+)
 
 from .conftest import TEST_SECRET, write_capture
 
@@ -23,10 +29,12 @@ def test_arguments_map_to_options(tmp_path):
     capture = str(write_capture(tmp_path / "c.jsonl", 2))
     options = parsed(capture, "--port", "0", "--speed", "max", "--rate", "500", "--loop",
                      "--no-retime", "--wait-for", "3", "--history", "10", "--token-ttl", "60",
-                     "--secret", TEST_SECRET, "--max-clients", "7", "--queue", "99")
+                     "--secret", TEST_SECRET, "--max-clients", "7", "--queue", "99",
+                     "--queue-bytes", "256KiB")
     assert options == ServeOptions(capture, port=0, speed=math.inf, rate=500.0, loop=True,
                                    retime=False, wait_for=3, history=10, token_ttl=60.0,
-                                   secret=TEST_SECRET, max_clients=7, queue=99)
+                                   secret=TEST_SECRET, max_clients=7, queue=99,
+                                   queue_bytes=256 * 1024)
     assert TEST_SECRET not in repr(options)
 
 
@@ -37,6 +45,7 @@ def test_defaults_match_the_issue(tmp_path):
     assert options.retime
     assert not options.loop
     assert options.token_ttl == 3600
+    assert (options.queue, options.queue_bytes) == (50_000, 1024 * 1024)
 
 
 @pytest.mark.parametrize(("text", "value"), [("max", math.inf), ("MAX", math.inf), ("2.5", 2.5)])
@@ -50,12 +59,27 @@ def test_bad_speed_is_an_argument_error(text):
         parse_speed(text)
 
 
+@pytest.mark.parametrize(("text", "value"), [
+    ("65536", 65536), ("512KiB", 512 * 1024), ("512k", 512 * 1024), ("1MiB", 1 << 20),
+    ("1m", 1 << 20), ("8MB", 8_000_000), ("1.5 MiB", 3 << 19), ("1gib", 1 << 30),
+])
+def test_size_is_bytes_with_an_optional_unit(text, value):
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "MiB", "-1", "1 TB", "1e6", "big"])
+def test_bad_size_is_an_argument_error(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a size"):
+        parse_size(text)
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"speed": 0.0}, "speed"),
     ({"rate": -1.0}, "rate"),
     ({"port": 70000}, "port"),
     ({"history": -1}, "history"),
     ({"queue": 0}, "queue"),
+    ({"queue_bytes": 4095}, "queue_bytes must be at least 4096"),
     ({"max_clients": 0}, "max_clients"),
     ({"certfile": "cert.pem"}, "go together"),
     ({"capture": "missing.jsonl"}, "no such file"),

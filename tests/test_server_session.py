@@ -20,6 +20,17 @@ def server(tmp_path, serve):
     return serve(write_capture(tmp_path / "c.jsonl", 800), speed=20.0, loop=True)
 
 
+def log_line(caplog, node: str) -> str:
+    """The one log line of the connection of ``node``, once the connection has ended."""
+    deadline = time.monotonic() + 10
+    while not any(repr(node) in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "no connection log line"
+        time.sleep(0.02)
+    lines = [r.getMessage() for r in caplog.records if repr(node) in r.getMessage()]
+    assert len(lines) == 1
+    return lines[0]
+
+
 def assert_still_served(client) -> None:
     """The connection goes on: a ping is answered and events arrive."""
     client.send({"type": "ping"})
@@ -74,10 +85,14 @@ def test_frame_over_64_kib_is_refused_and_the_connection_goes_on(server, connect
     assert_still_served(client)
 
 
-def test_frame_over_the_hard_limit_closes_with_1009(server, connect):
-    client = connect(server)
+def test_frame_over_the_hard_limit_closes_with_1009_logged_as_sent_by_the_server(
+    server, connect, caplog
+):
+    caplog.set_level(logging.INFO, logger="openagi_nb.server")
+    client = connect(server, token=server.token("too-big"))
     client.send("x" * (1024 * 1024 + 1))
     assert client.close_status() == 1009
+    assert "close=1009 by server" in log_line(caplog, "too-big")
     assert_still_served(connect(server))
 
 
@@ -124,11 +139,41 @@ def test_rate_limited_client_that_slows_down_goes_on(tmp_path, serve, connect):
     client.reply("pong")
 
 
-def test_connection_whose_token_expires_is_closed_with_4001(server, connect):
+def test_connection_whose_token_expires_is_closed_with_4001(server, connect, caplog):
+    caplog.set_level(logging.INFO, logger="openagi_nb.server")
     token = issue_token(server.secret, "short-lived", ttl=2)  # expires in 1 to 2 s
     client = connect(server, token=token)
     client.subscribe("network_events")
     assert client.close_status() == 4001
+    client.close()
+    assert "close=4001 by server" in log_line(caplog, "short-lived")
+
+
+def close_with_4000(client) -> None:
+    client.ws.close(status=4000, timeout=1)
+
+
+def close_without_code(client) -> None:
+    client.ws.send(b"", opcode=websocket.ABNF.OPCODE_CLOSE)
+    client.close_status()
+
+
+def drop(client) -> None:
+    client.ws.sock.close()  # no close frame
+
+
+@pytest.mark.parametrize(("end", "logged"), [
+    (close_with_4000, "close=4000 by client"),
+    (close_without_code, "close=1005 by client"),
+    (drop, "close=1006 by client"),
+])
+def test_log_line_names_the_close_code_of_the_client(server, connect, caplog, end, logged):
+    caplog.set_level(logging.INFO, logger="openagi_nb.server")
+    client = connect(server, token=server.token("leaving"))
+    client.send({"type": "ping"})
+    client.reply("pong")
+    end(client)
+    assert logged in log_line(caplog, "leaving")
 
 
 def test_one_log_line_per_connection_and_never_the_token(server, connect, caplog):
@@ -138,13 +183,8 @@ def test_one_log_line_per_connection_and_never_the_token(server, connect, caplog
     client.subscribe("network_events")
     client.data(2)
     client.close()
-    deadline = time.monotonic() + 10
-    while not any("logged-node" in r.getMessage() for r in caplog.records):
-        assert time.monotonic() < deadline, "no connection log line"
-        time.sleep(0.02)
-    lines = [r.getMessage() for r in caplog.records if "logged-node" in r.getMessage()]
-    assert len(lines) == 1
-    assert "channels=network_events" in lines[0]
-    assert "close=1000 by client" in lines[0]
+    line = log_line(caplog, "logged-node")
+    assert "channels=network_events" in line
+    assert "close=1000 by client" in line
     assert all(token not in r.getMessage() for r in caplog.records)
     assert all(token.split(".")[2] not in r.getMessage() for r in caplog.records)

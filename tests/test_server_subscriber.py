@@ -1,11 +1,18 @@
 """What each client is sent: its channels only, in the published format plus ``seq``, acks in order,
-and resume (``since``): resend then live, no duplicate, no hole, even through cut connections."""
+and resume (``since``): resend then live, no duplicate, no hole, even through cut connections;
+the bytes the server holds for a slow client stay under ``queue_bytes``."""
 
 from __future__ import annotations
+
+import socket
+import time
 
 import websocket
 
 from .conftest import CHANNEL_CYCLE, DATA_TYPES, WsClient, write_capture
+
+SMALL_RCVBUF = ((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
+QUEUE_BYTES = 64 * 1024
 
 CHANNEL_OF_TYPE = {c[:-1]: c for c in CHANNEL_CYCLE}
 
@@ -169,3 +176,101 @@ def test_resume_at_max_speed_through_cut_connections(tmp_path, serve, cutting_pr
     assert len(received) == total
     assert proxy.cuts >= 5
     assert reconnects >= 5
+
+
+def stalled_client(server, connect):
+    """A client with a small receive buffer, subscribed to every channel, that reads nothing."""
+    client = connect(server, sockopt=SMALL_RCVBUF)
+    for channel in CHANNEL_CYCLE:
+        client.subscribe(channel)
+    return client
+
+
+def wait_until(condition, what: str, seconds: float = 30.0, poll: float = 0.05) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(poll)
+
+
+def test_stalled_client_at_max_speed_is_held_to_queue_bytes_and_holds_the_clock(
+    tmp_path, serve, connect
+):
+    server = serve(write_capture(tmp_path / "c.jsonl", 4000), speed=float("inf"), loop=True,
+                   queue=2000, queue_bytes=QUEUE_BYTES, wait_for=1)
+    client = stalled_client(server, connect)
+
+    async def clock_waits() -> bool:
+        return server.server.hub._blocked
+
+    wait_until(lambda: server.call(clock_waits()), "the clock never waited for the client")
+    status = server.status()
+    # the transport filled past its high-water mark (a sixteenth), and no further than the bound
+    assert QUEUE_BYTES // 16 < status["queued_bytes_peak"] <= QUEUE_BYTES
+    assert status["queue_bytes"] == QUEUE_BYTES
+    seqs = [m["seq"] for m in client.data(6000)]  # now read, slowly: all of it, in order
+    assert seqs == list(range(1, 6001))
+    assert server.status()["queued_bytes_peak"] <= QUEUE_BYTES
+    assert server.status()["slow_consumers_closed"] == 0
+
+
+def test_stalled_client_at_finite_speed_is_held_to_queue_bytes_then_closed_1013(
+    tmp_path, serve, connect
+):
+    server = serve(write_capture(tmp_path / "c.jsonl", 4000), speed=200.0, loop=True,
+                   queue=2000, queue_bytes=QUEUE_BYTES)
+    client = stalled_client(server, connect)
+    wait_until(lambda: server.status()["slow_consumers_closed"] == 1, "never closed")
+    assert QUEUE_BYTES // 16 < server.status()["queued_bytes_peak"] <= QUEUE_BYTES
+    error, _ = client.reply("error")
+    assert error["data"]["code"] == "slow_consumer"
+    assert "2000 messages behind" in error["data"]["message"]
+    assert client.close_status() == 1013
+
+
+def test_client_that_sends_but_does_not_read_is_closed_1013_once_past_queue_bytes(
+    tmp_path, serve, connect
+):
+    server = serve(write_capture(tmp_path / "c.jsonl", 10), queue_bytes=QUEUE_BYTES,
+                   control_rate=1000.0, control_burst=1000)
+    client = connect(server, sockopt=SMALL_RCVBUF)
+    echoed = '{"type": "' + "x" * 16_000 + '"}'  # its unknown_type error quotes the type
+
+    async def answered() -> int:  # frames refused so far; -1 once the connection is closed
+        hub = server.server.hub
+        if hub.slow_consumers:
+            return -1
+        return sum(c.refused for c in server.server.connections._open)
+
+    for sent in range(1, 1000):  # the kernel's buffers take a few MB first
+        client.send(echoed)
+        # One frame at a time: a frame still unread when the server closes makes its kernel
+        # reset the connection, and the client would lose what it had not read yet.
+        wait_until(lambda n=sent: server.call(answered()) in (-1, n), "frame not answered",
+                   10, poll=0.001)
+        if server.call(answered()) == -1:
+            break
+    status = server.status()
+    assert status["slow_consumers_closed"] == 1
+    # over by the reply that crossed it, and the slow_consumer error, at most
+    assert QUEUE_BYTES < status["queued_bytes_peak"] <= QUEUE_BYTES + 16_100 + 200
+    error, before = client.recv_until(lambda m: m["data"]["code"] != "unknown_type")
+    assert error["data"]["code"] == "slow_consumer"
+    assert f"more than {QUEUE_BYTES} bytes" in error["data"]["message"]
+    assert len(before) > 100
+    assert client.close_status() == 1013
+
+
+def test_smallest_queue_bytes_cuts_every_batch_and_loses_nothing(tmp_path, serve, connect):
+    total = 4000
+    server = serve(write_capture(tmp_path / "c.jsonl", total), speed=float("inf"), wait_for=1,
+                   queue_bytes=4096)  # about a dozen messages per write
+    client = connect(server)
+    client.subscribe("network_events")
+    first = [m["seq"] for m in client.data(500)]
+    client.subscribe("security_events", since=0)  # a resend, cut too, then both live
+    rest = [m["seq"] for m in client.data(total // 2 - 500)]
+    seqs = first + rest
+    assert [s for s in seqs if s % 4 == 1] == list(range(1, total + 1, 4))
+    assert [s for s in seqs if s % 4 == 3] == list(range(3, total + 1, 4))
+    assert server.status()["queued_bytes_peak"] <= 4096

@@ -156,13 +156,10 @@ class ReplayServer:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError as exc:
             return error_response(400, "invalid JSON body", str(exc))
-        node, key = (body.get("node_id"), body.get("public_key", "")) if isinstance(
-            body, dict) else (None, None)
-        if not isinstance(node, str) or not node or len(node) > MAX_NODE_ID:
-            return error_response(400, "invalid request", "'node_id' must be a non-empty string "
-                                  f"of at most {MAX_NODE_ID} characters")
-        if key is not None and not isinstance(key, str):
-            return error_response(400, "invalid request", "'public_key' must be a string")
+        problem = _bad_token_request(body)
+        if problem:
+            return error_response(400, "invalid request", problem)
+        node = body["node_id"]
         token = issue_token(self.secret, node, self.options.token_ttl)
         log.info("token issued to node %r for %gs", node, self.options.token_ttl)
         return json_response(
@@ -172,6 +169,24 @@ class ReplayServer:
     async def _status(self, request: web.Request) -> web.Response:
         status = {"uptime": round(time.monotonic() - self._started, 3), **self.hub.status()}
         return json_response(status)
+
+
+def _bad_token_request(body: object) -> str:
+    """What is wrong with a token request's JSON body, for ``details`` ("" if nothing).
+
+    ``public_key`` is required, as in the network's REST API, but may be empty and is not
+    checked: a replay server keeps no registry of node keys.
+    """
+    if not isinstance(body, dict):
+        return f"expected a JSON object, got {type(body).__name__}"
+    node = body.get("node_id")
+    if not isinstance(node, str) or not node or len(node) > MAX_NODE_ID:
+        return f"'node_id' must be a non-empty string of at most {MAX_NODE_ID} characters"
+    if "public_key" not in body:
+        return "missing field 'public_key' (a string; it may be empty)"
+    if not isinstance(body["public_key"], str):
+        return "'public_key' must be a string (it may be empty)"
+    return ""
 
 
 def _publisher_done(task: asyncio.Future[None]) -> None:

@@ -10,6 +10,9 @@ the least that resume can reach back. The publisher runs on the event loop:
   ``queue`` messages ahead of it (no drops), and holds while nobody is subscribed;
 - with ``wait_for`` it holds the clock until that many clients have subscribed.
 
+What a slow client costs in bytes (its transport's buffer and unread replies) is bounded by its
+subscriber (``queue_bytes``); the hub counts only messages, which cost no memory per client.
+
 No server library is imported: clients are reached through :class:`~._subscriber.Sink`, and a
 subscriber knows the hub only as its :class:`~._subscriber.Publisher`.
 """
@@ -21,7 +24,6 @@ import math
 import time
 from typing import Any, Final
 
-from ..model import ErrorCode
 from ._clock import ReplayClock
 from ._options import ServeOptions
 from ._replay import Replay, SecondsFormatter, frames
@@ -54,12 +56,14 @@ class Hub:
         self._fmt = SecondsFormatter()
         self._wake = asyncio.Event()
         self._blocked = False
+        self._peak = 0
+        """The most bytes held for one client, over the clients gone."""
 
     # --- clients --------------------------------------------------------------------------
 
     def attach(self, sink: Sink, label: str) -> Subscriber:
         """Register a new connection; the caller runs ``subscriber.run()`` as its writer."""
-        sub = Subscriber(self.ring, sink, label, self)
+        sub = Subscriber(self.ring, sink, label, self, self.options.queue_bytes)
         self.subscribers.add(sub)
         return sub
 
@@ -67,6 +71,7 @@ class Hub:
         """Forget a connection that is gone (the clock may then run faster)."""
         sub.close()
         self.subscribers.discard(sub)
+        self._peak = max(self._peak, sub.peak)
         self._wake.set()
 
     def on_subscribe(self, first: bool) -> None:
@@ -79,6 +84,10 @@ class Hub:
         """A client wrote a batch: wake the publisher if it waits for the slowest."""
         if self._blocked:
             self._wake.set()
+
+    def on_slow_consumer(self) -> None:
+        """A client is being closed with 1013: count it."""
+        self.slow_consumers += 1
 
     # --- the publisher --------------------------------------------------------------------
 
@@ -136,9 +145,7 @@ class Hub:
         head, bound = self.ring.head, self.options.queue
         for sub in list(self.subscribers):
             if not sub.closed and sub.subscribed and head - sub.cursor > bound:
-                self.slow_consumers += 1
-                sub.kick(1013, ErrorCode.SLOW_CONSUMER,
-                         f"more than {bound} messages behind; reconnect and resume with since")
+                sub.slow(f"more than {bound} messages behind; reconnect and resume with since")
 
     async def _sleep(self, delay: float | None) -> None:
         """Wait for a subscriber event, at most ``delay`` seconds (None: no limit)."""
@@ -174,5 +181,9 @@ class Hub:
             "speed": "max" if self._max else options.speed,
             "rate": options.rate,
             "history": options.history,
+            "queue": options.queue,
+            "queue_bytes": options.queue_bytes,
+            "queued_bytes": max((s.held for s in self.subscribers), default=0),
+            "queued_bytes_peak": max([self._peak, *(s.peak for s in self.subscribers)]),
         }
 

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
 from ..exceptions import CaptureError, ServerConfigError
 
-__all__ = ["MAX", "ServeOptions", "add_arguments", "from_arguments", "parse_speed"]
+__all__ = ["MAX", "ServeOptions", "add_arguments", "from_arguments", "parse_size", "parse_speed"]
 
 MAX: Final = math.inf
 """``--speed max``: as fast as the slowest subscriber reads."""
+MIN_QUEUE_BYTES: Final = 4096
+"""The least ``queue_bytes``: less would leave the pump room for a message or two per write."""
+_SIZE: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
+_UNITS: Final = {
+    "": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30,
+    "gib": 1 << 30, "kb": 10**3, "mb": 10**6, "gb": 10**9,
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,11 @@ class ServeOptions:
     max_clients: int = 1000
     queue: int = 50_000
     """Messages a client may lag behind the clock before it is closed (finite speed) or the
-    clock waits for it (``--speed max``)."""
+    clock waits for it (``--speed max``). They cost no memory per client: the ring is shared."""
+    queue_bytes: int = 1 << 20
+    """Bytes the server holds for one client at most (its transport's buffer and the replies
+    not yet written, give or take one message); replies unread past it close it with 1013.
+    At least :data:`MIN_QUEUE_BYTES`; keep it well above ``max_frame``, which replies may quote."""
     max_frame: int = 64 * 1024
     """Inbound text frames longer than this are refused with an error."""
     control_rate: float = 50.0
@@ -78,6 +90,9 @@ def _check(o: ServeOptions) -> None:
     for name in ("max_clients", "queue", "max_frame", "control_burst", "strikes"):
         if getattr(o, name) < 1:
             raise ServerConfigError(f"{name} must be at least 1, got {getattr(o, name)!r}")
+    if o.queue_bytes < MIN_QUEUE_BYTES:
+        raise ServerConfigError(
+            f"queue_bytes must be at least {MIN_QUEUE_BYTES}, got {o.queue_bytes!r}")
     if not (o.token_ttl > 0) or not (o.control_rate > 0):
         raise ServerConfigError("token_ttl and control_rate must be positive")
     if (o.certfile is None) != (o.keyfile is None):
@@ -108,6 +123,17 @@ def parse_speed(text: str) -> float:
     return value
 
 
+def parse_size(text: str) -> int:
+    """A size in bytes (argparse ``type=``): ``"65536"``; ``"512KiB"``, ``"1M"`` (powers of
+    1024); ``"8MB"`` (powers of 1000). Case does not matter."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 1048576, 512KiB, 1MiB or 8MB, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``serve``'s arguments to ``parser`` (the CLI's ``serve`` subcommand)."""
     d = ServeOptions.__dataclass_fields__
@@ -129,8 +155,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--keyfile", default=None, help="TLS private key (PEM)")
     add("--max-clients", type=int, default=d["max_clients"].default,
         help="WebSocket connections at most (HTTP 503 beyond)")
-    add("--queue", type=int, default=d["queue"].default,
-        help="messages a client may lag before it is closed (or, at max speed, waited for)")
+    add("--queue", type=int, default=d["queue"].default, metavar="N",
+        help="messages a client may lag behind the clock before it is closed with 1013 (at max "
+             "speed: the clock waits for it instead); costs no memory per client")
+    add("--queue-bytes", type=parse_size, default=d["queue_bytes"].default, metavar="SIZE",
+        help="bytes the server holds for one client at most: what its socket has not yet "
+             "taken plus replies not yet written (default 1MiB; e.g. 256KiB, 8MB). A slow "
+             "client is written no more; unread replies past it close it with 1013")
 
 
 def from_arguments(args: argparse.Namespace) -> ServeOptions:

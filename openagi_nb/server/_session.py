@@ -9,6 +9,11 @@ told (1008), an expired token (4001), falling behind at a finite speed (1013, fr
 shutdown (1001). A frame over :data:`HARD_FRAME_LIMIT` is closed by aiohttp with 1009: skipping
 a frame means reading it, which is the very memory the limit refuses to spend.
 
+Each connection ends with one log line naming the close code really sent and who sent it:
+``close=1013 by server`` for ours (1001, 1008, 1011, 1013, 4001) and aiohttp's refusals (1002,
+1007, 1009), ``close=4000 by client`` for the client's code (1005 for a close frame without
+one, 1006 when the connection went without a close frame; RFC 6455 section 7.1.5).
+
 What the server sends is written by the subscriber's pump (:mod:`._subscriber`) straight to the
 transport; this module only reads.
 
@@ -27,8 +32,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, Literal, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_websocket import WSMessageNoDecodeText
 
 from .. import model
 from ..exceptions import InvalidMessage, InvalidToken
@@ -51,6 +57,10 @@ with 1009 (reading a frame is the only way to skip it)."""
 TOKEN_EXPIRED: Final = 4001
 GOING_AWAY: Final = 1001
 INTERNAL_ERROR: Final = 1011
+NO_STATUS: Final = 1005
+"""RFC 6455 section 7.1.5: the code of a close frame that carries none."""
+ABNORMAL: Final = 1006
+"""RFC 6455 section 7.1.5: the code of a connection that ended without a close frame."""
 CLOSE_TIMEOUT: Final = 5.0
 """Seconds a client has to answer our close frame (aiohttp), then to take what is queued."""
 _WebSocket = web.WebSocketResponse[Literal[False]]
@@ -138,6 +148,15 @@ class _Sink:
             raise ConnectionResetError("connection closed")
         transport.write(data)
 
+    def buffered(self) -> int:
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def pause_above(self, high: int) -> None:
+        # asyncio pauses the protocol above ``high`` and aiohttp's drain() waits while paused.
+        if self._transport is not None:
+            self._transport.set_write_buffer_limits(high=high, low=high // 4)
+
     async def drain(self) -> None:
         await self._writer.drain()
 
@@ -208,6 +227,18 @@ def _token_of(request: web.Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+def _ending(msg: WSMessageNoDecodeText, close_code: int | None) -> tuple[int, str]:
+    """The close code and who sent it, from the message that ended the read loop."""
+    if msg.type is WSMsgType.ERROR and isinstance(msg.data, WebSocketError):
+        # aiohttp refused the input (1002 framing, 1007, 1009 too big) and sent a close frame
+        # with that code; ws.close_code then says 1006, as its broken reader never yields the
+        # client's answer.
+        return int(msg.data.code), "server"
+    if msg.type is WSMsgType.CLOSE:
+        return int(msg.data) or NO_STATUS, "client"  # aiohttp gives 0 for a frame without code
+    return close_code or ABNORMAL, "client"
+
+
 def _peer(request: web.Request) -> str:
     peername = request.transport.get_extra_info("peername") if request.transport else None
     return f"{peername[0]}:{peername[1]}" if peername else "?"
@@ -228,6 +259,8 @@ class _Connection:
         self.rate = self.limits.control()
         self.expires = claims["exp"]
         self.refused = 0
+        self.ended: tuple[int, str] | None = None
+        """The close code and who sent it, as the read loop saw the end."""
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -244,13 +277,21 @@ class _Connection:
             self.hub.detach(self.sub)
             await self.sink.wait_closed()
             pump.cancel()
-            ours = self.sink.closed_with
+            code, by = self._close_code()
             log.info(
-                "ws %s node=%r channels=%s sent=%d refused=%d close=%s by %s after %.1fs",
+                "ws %s node=%r channels=%s sent=%d refused=%d close=%d by %s after %.1fs",
                 self.peer, self.node, ",".join(self.sub.channels) or "-", self.sub.sent,
-                self.refused, ours if ours is not None else self.ws.close_code,
-                "server" if ours is not None else "client", time.monotonic() - started,
+                self.refused, code, by, time.monotonic() - started,
             )
+
+    def _close_code(self) -> tuple[int, str]:
+        """The close code sent and by whom: ours first (a client's close frame after ours only
+        answers it), then what the read loop saw."""
+        if self.sink.closed_with is not None:
+            return self.sink.closed_with, "server"
+        if self.ended is not None:
+            return self.ended
+        return self.ws.close_code or ABNORMAL, "client"
 
     def _pump_done(self, pump: asyncio.Future[None]) -> None:
         if not pump.cancelled() and pump.exception() is not None:
@@ -273,6 +314,7 @@ class _Connection:
                 self._refuse(ErrorCode.BINARY_FRAME, "binary frames are not accepted; send JSON "
                              "text frames")
             else:  # close, closing, closed, error (aiohttp has answered the close already)
+                self.ended = _ending(msg, self.ws.close_code)
                 return
 
     def _on_text(self, raw: bytes) -> None:

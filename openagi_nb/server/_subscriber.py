@@ -7,6 +7,16 @@ ring from the cursor, keeps the frames of its channels, and writes them in one
 ``transport.write``; it then waits for the transport to drain before taking more, so a slow
 client holds back only itself (and, at ``--speed max``, the clock).
 
+Memory per client is bounded in bytes (``limit``, ``--queue-bytes``): what the transport has
+not yet handed to the kernel plus the replies not yet written (:attr:`Subscriber.held`). The pump
+fills at most three quarters of ``limit`` with data (at least one message per write, so a
+message larger than the room left still goes, alone), and once the transport holds more than a
+sixteenth of ``limit`` it waits for it to drain (for the default 1 MiB, asyncio's own marks: 64
+and 16 KiB); the last quarter is for replies. Replies that take a client
+past ``limit`` (it sends but does not read) close the connection 1013, ``slow_consumer``, at any
+speed. A client that does not read thus costs ``limit`` bytes here, while the messages it falls
+behind stay in the shared ring, counted by the hub against ``--queue``.
+
 Order on the wire, per client: control replies queued before a batch go out before it; after a
 ``subscribe`` with ``since``, the retained messages are resent before anything live; after
 ``unsubscribed``, no message of that channel follows.
@@ -16,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Final, Protocol
 
 from .. import model
@@ -29,6 +41,12 @@ NEVER: Final = sys.maxsize
 """A ``starts`` value: the channel is not subscribed."""
 BATCH: Final = 2048
 """Messages looked at per write: large enough to amortise the write, small enough to be fair."""
+DATA_SHARE: Final = 0.75
+"""The part of a subscriber's ``limit`` the pump may fill with data; the rest is for replies."""
+HIGH_WATER: Final = 1 / 16
+"""The part of ``limit`` buffered in the transport above which the pump waits for it to drain:
+low enough to keep a fast client's buffer small, far enough below ``DATA_SHARE`` that a write
+after the wait has room for a whole batch."""
 
 
 class Sink(Protocol):
@@ -37,8 +55,15 @@ class Sink(Protocol):
     def write(self, data: bytes) -> None:
         """Queue bytes (whole frames) on the connection; raise ConnectionError if it is gone."""
 
+    def buffered(self) -> int:
+        """Bytes written and not yet handed to the kernel (0 once the connection is gone)."""
+
+    def pause_above(self, high: int) -> None:
+        """Make :meth:`drain` wait once more than ``high`` bytes are buffered (until a quarter
+        of that is left)."""
+
     async def drain(self) -> None:
-        """Return when the connection can take more."""
+        """Return when the connection can take more (see :meth:`pause_above`)."""
 
     def close(self, code: int, reason: str) -> None:
         """Start the closing handshake with ``code`` (does not wait)."""
@@ -53,6 +78,9 @@ class Publisher(Protocol):
     def on_progress(self) -> None:
         """The client's pump wrote a batch: the ring may have room for more."""
 
+    def on_slow_consumer(self) -> None:
+        """The client is being closed with 1013 (``slow_consumer``)."""
+
 
 class Subscriber:
     """A client's subscriptions and delivery state, reading ``ring``.
@@ -62,8 +90,12 @@ class Subscriber:
     (or :meth:`kick`, which says why first).
     """
 
-    def __init__(self, ring: Ring, sink: Sink, label: str, publisher: Publisher) -> None:
-        self.ring, self.sink, self.label = ring, sink, label
+    def __init__(
+        self, ring: Ring, sink: Sink, label: str, publisher: Publisher, limit: int,
+    ) -> None:
+        self.ring, self.sink, self.label, self.limit = ring, sink, label, limit
+        self._fill = int(limit * DATA_SHARE)
+        sink.pause_above(int(limit * HIGH_WATER))
         self._publisher = publisher
         self.starts = [NEVER] * len(CHANNELS)
         self.cursor = ring.head
@@ -72,6 +104,9 @@ class Subscriber:
         self.ever_subscribed = False
         self.wake = asyncio.Event()
         self._outbox: list[bytes] = []
+        self._outbox_bytes = 0
+        self.peak = 0
+        """The most bytes :attr:`held` for this client, measured after every write and reply."""
         self._resending = False
         self._resend_at = 0
         self._resend = [NEVER] * len(CHANNELS)
@@ -94,14 +129,27 @@ class Subscriber:
         return [c.value for c, s in zip(CHANNELS, self.starts, strict=True) if s != NEVER]
 
     @property
+    def held(self) -> int:
+        """Bytes the server holds for this client: its transport's buffer and the replies not yet
+        written (the kernel's socket buffers are not counted)."""
+        return self.sink.buffered() + self._outbox_bytes
+
+    @property
     def position(self) -> int:
         """The oldest ``seq`` this client still needs from the ring (for pacing)."""
         return min(self._resend_at, self.cursor) if self._resending else self.cursor
 
     def reply(self, text: str) -> None:
-        """Queue a control reply (ack, pong, error) ahead of the next batch of data."""
-        self._outbox.append(text_frame(text.encode()))
+        """Queue a control reply (ack, pong, error) ahead of the next batch of data; close the
+        client (1013) if that takes it past ``limit`` bytes: its replies pile up unread (data
+        leaves them a quarter of ``limit``)."""
+        frame = text_frame(text.encode())
+        self._outbox.append(frame)
+        self._outbox_bytes += len(frame)
         self.wake.set()
+        if self._measure() > self.limit:
+            self.slow(f"more than {self.limit} bytes queued and not read; reconnect and "
+                      "resume with since")
 
     def subscribe(self, channel: Channel, since: int | None) -> None:
         """Subscribe to ``channel``: live from now, or with ``since`` first the retained
@@ -169,85 +217,132 @@ class Subscriber:
         self._closed = True
         self.wake.set()
         # The replies already owed go first: every refused input still gets its error.
-        pending, self._outbox = self._outbox, []
+        pending, self._outbox, self._outbox_bytes = self._outbox, [], 0
         pending.append(text_frame(model.error(error_code, message).encode()))
         try:
             self.sink.write(b"".join(pending))
         except ConnectionError:
             return
+        self._measure()
         self.sink.close(close_code, message)
+
+    def slow(self, message: str) -> None:
+        """Close the client as a slow consumer: ``slow_consumer``, then 1013."""
+        if not self._closed:
+            self._publisher.on_slow_consumer()
+            self.kick(1013, ErrorCode.SLOW_CONSUMER, message)
+
+    def _measure(self) -> int:
+        held = self.held
+        if held > self.peak:
+            self.peak = held
+        return held
 
     # --- the pump -------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Write what the client is owed until it is closed (the connection's writer task)."""
+        sink = self.sink
         try:
             while not self._closed:
-                out = self._collect()
-                if out:
-                    self.sink.write(b"".join(out))
-                    self._publisher.on_progress()
-                    await self.sink.drain()
-                    await asyncio.sleep(0)  # let the other pumps and the publisher run
-                elif self._idle():
+                if not self._write(self._fill - sink.buffered()) and self._idle():
                     self.wake.clear()
                     await self.wake.wait()
+                    continue
+                # Waits while the transport holds more than HIGH_WATER of the limit
+                # (pause_above): the next write has room for DATA_SHARE - HIGH_WATER of it.
+                await sink.drain()
+                await asyncio.sleep(0)  # let the other pumps and the publisher run
         except ConnectionError:
             self._closed = True
+
+    def _write(self, room: int) -> bool:
+        """Write the replies owed and at most ``room`` bytes less theirs of data; say whether
+        anything was written. (A function of its own so that what it joined is freed before the
+        pump waits: 50 waiting pumps would otherwise hold a batch each.)"""
+        out = self._collect(room)
+        if not out:
+            return False
+        self.sink.write(b"".join(out))
+        self._measure()
+        self._publisher.on_progress()
+        return True
 
     def _idle(self) -> bool:
         return not self._outbox and not self._resending and (
             not self.subscribed or self.cursor >= self.ring.head
         )
 
-    def _collect(self) -> list[bytes]:
+    def _collect(self, room: int) -> list[bytes]:
+        """The replies owed, then at most ``room`` bytes less theirs of data (at least one
+        message when there is room at all)."""
         out, self._outbox = self._outbox, []
+        room -= self._outbox_bytes
+        self._outbox_bytes = 0
         if self._resending:
-            self._collect_resend(out)
+            self._collect_resend(out, room)
         elif self.subscribed:
-            self._collect_live(out)
+            self._collect_live(out, room)
         else:
             self.cursor = self.ring.head
         return out
 
-    def _collect_live(self, out: list[bytes]) -> None:
+    def _collect_live(self, out: list[bytes], room: int) -> None:
         ring, cursor = self.ring, self.cursor
         if cursor < ring.oldest:  # cannot happen while the hub enforces the queue bound
-            self.kick(1013, ErrorCode.SLOW_CONSUMER, "fell behind the retained history")
+            self.slow("fell behind the retained history")
             return
         end = min(ring.head, cursor + BATCH)
-        if end == cursor:
-            return
-        frames, chans = ring.window(cursor, end)
-        starts = self.starts
-        if max(starts) <= cursor:  # every channel, all subscribed before this window
-            out += frames
-            self.sent += len(frames)
-        else:
-            kept = [f for s, f, c in zip(range(cursor + 1, end + 1), frames, chans, strict=True)
-                    if s > starts[c]]
-            out += kept
-            self.sent += len(kept)
-        self.cursor = end
+        if end > cursor and room > 0:
+            frames, chans = ring.window(cursor, end)
+            self.cursor = self._take(frames, chans, cursor, self.starts, room, out)
 
-    def _collect_resend(self, out: list[bytes]) -> None:
+    def _collect_resend(self, out: list[bytes], room: int) -> None:
         ring, at = self.ring, self._resend_at
         if at < ring.oldest:  # the ring moved on while we were resending
             out.append(text_frame(model.error(
                 ErrorCode.HISTORY_TRUNCATED,
                 f"messages after seq {at} up to seq {ring.oldest} are no longer retained",
             ).encode()))
-            at = ring.oldest
+            room -= len(out[-1])
+            at = self._resend_at = ring.oldest
         end = min(self.cursor, at + BATCH)
         if end <= at:
             self._resending = False
             return
-        frames, chans = ring.window(at, end)
-        wanted = self._resend
-        kept = [f for s, f, c in zip(range(at + 1, end + 1), frames, chans, strict=True)
-                if s > wanted[c]]
-        out += kept
-        self.sent += len(kept)
-        self._resend_at = end
-        if end >= self.cursor:
-            self._resending = False
+        if room > 0:
+            frames, chans = ring.window(at, end)
+            self._resend_at = self._take(frames, chans, at, self._resend, room, out)
+            if self._resend_at >= self.cursor:
+                self._resending = False
+
+    def _take(
+        self, frames: list[bytes], chans: bytearray, after: int, wanted: list[int], room: int,
+        out: list[bytes],
+    ) -> int:
+        """Append to ``out``, as one piece, the ``frames`` (``seq`` after ``after``) of the
+        channels ``c`` whose ``seq`` is above ``wanted[c]``, at most ``room`` bytes of them (at
+        least one); return the ``seq`` up to which the window was taken."""
+        end = after + len(frames)
+        if max(wanted) <= after:  # every channel, all wanted before this window
+            kept = frames
+        else:
+            kept = [f for s, f, c in zip(range(after + 1, end + 1), frames, chans, strict=True)
+                    if s > wanted[c]]
+        piece = b"".join(kept)  # the one copy: _write() joins it alone without copying
+        if len(piece) > room:
+            n = _fit(kept, room)
+            end = after + n if kept is frames else [
+                s for s, c in zip(range(after + 1, end + 1), chans, strict=True)
+                if s > wanted[c]][n - 1]
+            kept = kept[:n]
+            piece = b"".join(kept)
+        if kept:
+            out.append(piece)
+            self.sent += len(kept)
+        return end
+
+
+def _fit(frames: list[bytes], room: int) -> int:
+    """How many of ``frames``, from the first, fit in ``room`` bytes; at least one."""
+    return max(1, bisect_right(list(accumulate(map(len, frames))), room))

@@ -37,6 +37,9 @@ class FakeClock:
         self.queue.append(handle)
         return handle
 
+    def time(self) -> float:
+        return self.now
+
     @property
     def pending(self) -> int:
         return sum(not h.cancelled for h in self.queue)

@@ -35,9 +35,12 @@ class Handle(Protocol):
 
 
 class Scheduler(Protocol):
-    """What runs the ticks: an asyncio event loop, or a fake clock in tests."""
+    """What runs the ticks and keeps their time: an asyncio event loop, or a fake clock in
+    tests."""
 
     def call_later(self, delay: float, callback: Callable[[], object], /) -> Handle: ...
+
+    def time(self) -> float: ...
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
@@ -62,7 +65,8 @@ class Refresher:
         stopped: whether the source has ended (the stream was stopped): checked every tick; when
             true, one last render, then :meth:`close`.
         every_tick: called on every tick, paused or not (a status line).
-        timer: measures how long a render took (seconds; tests pass a fake one).
+        timer: measures how long a render took (seconds); by default the scheduler's clock, so
+            that a fake clock in tests is not mixed with the real time a render takes.
     """
 
     def __init__(
@@ -74,15 +78,16 @@ class Refresher:
         scheduler: Scheduler | None = None,
         stopped: Callable[[], bool] = lambda: False,
         every_tick: Callable[[], None] | None = None,
-        timer: Callable[[], float] = time.perf_counter,
+        timer: Callable[[], float] | None = None,
     ) -> None:
         if not interval > 0:
             raise ValueError(f"refresh interval must be > 0 seconds, got {interval!r}")
         self.interval = float(interval)
         self._version, self._render, self._stopped = version, render, stopped
-        self._every_tick, self._timer = every_tick, timer
         self._delay = self.interval
         self._scheduler = scheduler if scheduler is not None else running_loop()
+        clock = self._scheduler.time if self._scheduler is not None else time.perf_counter
+        self._every_tick, self._timer = every_tick, timer or clock
         self._handle: Handle | None = None
         self._seen: Hashable = object()
         self._dirty = True

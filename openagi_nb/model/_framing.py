@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
+from enum import IntEnum
 from typing import Final
 
 from ..exceptions import ProtocolError
@@ -22,6 +23,8 @@ from ..exceptions import ProtocolError
 __all__ = [
     "BINARY",
     "CLOSE",
+    "UNSENDABLE",
+    "CloseCode",
     "CONTINUATION",
     "MAX_MESSAGE",
     "PING",
@@ -42,10 +45,28 @@ PING: Final = 0x9
 PONG: Final = 0xA
 MAX_MESSAGE: Final = 64 << 20
 """A message larger than this (64 MiB, all its fragments together) is refused, not buffered."""
-TOO_BIG: Final = 1009
-"""Section 7.4.1: the close code for a message too big to process."""
-NO_STATUS: Final = 1005
-"""Section 7.1.5: the close code reported for a close frame that carries none."""
+
+
+class CloseCode(IntEnum):
+    """The close codes of the API (section 7.4.1, and 4001 of ours: ``docs/protocol.md``
+    section 9)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # the server shuts down
+    PROTOCOL_ERROR = 1002  # broken framing
+    NO_STATUS = 1005  # reported, never sent: a close frame that carries no code (7.1.5)
+    ABNORMAL = 1006  # reported, never sent: the connection ended without a close frame
+    INVALID_DATA = 1007  # text that is not UTF-8
+    POLICY = 1008  # control messages too fast, still
+    TOO_BIG = 1009  # a message over the limit
+    INTERNAL_ERROR = 1011
+    TRY_AGAIN_LATER = 1013  # a slow consumer: reconnect and resume
+    TLS_FAILED = 1015  # reported, never sent
+    TOKEN_EXPIRED = 4001  # ours: fetch a new token, reconnect
+
+
+UNSENDABLE: Final = frozenset({CloseCode.NO_STATUS, CloseCode.ABNORMAL, CloseCode.TLS_FAILED})
+"""Codes a peer may report but never send (section 7.4.1)."""
 
 _KNOWN_OPCODES: Final = frozenset({CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG})
 _LEN16: Final = struct.Struct("!BBH").pack
@@ -124,7 +145,7 @@ class FrameParser:
         if size > self._max:  # section 10.4: bound what a peer can make us hold
             raise ProtocolError(
                 f"message too big: over {size} bytes in fragments, the limit is {self._max}",
-                close_code=TOO_BIG)
+                close_code=CloseCode.TOO_BIG)
         self._size = size
         self._parts.append(payload)
 
@@ -153,7 +174,7 @@ class FrameParser:
             if length > self._max:
                 raise ProtocolError(
                     f"message too big: a frame of {length} bytes, the limit is {self._max}",
-                    close_code=TOO_BIG)
+                    close_code=CloseCode.TOO_BIG)
         mask = b2 & _MASK_BIT
         end = start + (4 if mask else 0) + length
         if end > len(buf):
@@ -223,13 +244,14 @@ def parse_close(payload: bytes) -> tuple[int, str]:
         ProtocolError: a one-byte payload, or a reason that is not UTF-8 (section 5.5.1).
     """
     if not payload:
-        return NO_STATUS, ""
+        return CloseCode.NO_STATUS, ""
     if len(payload) == 1:
         raise ProtocolError("protocol error: close frame with a one-byte payload")
     try:
         reason = payload[2:].decode()
     except UnicodeDecodeError:
-        raise ProtocolError("protocol error: close reason is not UTF-8", close_code=1007) from None
+        raise ProtocolError("protocol error: close reason is not UTF-8",
+                            close_code=CloseCode.INVALID_DATA) from None
     return int.from_bytes(payload[:2], "big"), reason
 
 

@@ -35,13 +35,13 @@ import orjson
 from aiohttp import web
 
 from ..exceptions import ServerConfigError
-from ..model import STATUS_PATH, TOKEN_PATH, WS_PATH
+from ..model import STATUS_PATH, TOKEN_PATH, WS_PATH, CloseCode
 from ._hub import Hub
 from ._limits import Limits
 from ._options import ServeOptions
 from ._replay import Replay, load_replay
 from ._rest import error_response, json_errors, json_response
-from ._session import GOING_AWAY, Connections, WebSocketEndpoint
+from ._session import Connections, WebSocketEndpoint
 from ._tokens import Claims, issue_token, resolve_secret, verify_token
 
 __all__ = ["ReplayServer", "serve"]
@@ -125,7 +125,8 @@ class ReplayServer:
         self._publisher = asyncio.ensure_future(self.hub.run())
         self._publisher.add_done_callback(_publisher_done)
 
-    async def close(self, code: int = GOING_AWAY, reason: str = "server shutting down") -> None:
+    async def close(self, code: int = CloseCode.GOING_AWAY,
+                    reason: str = "server shutting down") -> None:
         """Stop listening, close every client with ``code`` (1001: going away), stop."""
         if self._runner is not None:
             for site in list(self._runner.sites):

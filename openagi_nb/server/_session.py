@@ -38,14 +38,14 @@ from aiohttp.http_websocket import WSMessageNoDecodeText
 
 from .. import model
 from ..exceptions import InvalidMessage, InvalidToken
-from ..model import Channel, ErrorCode, MessageType
+from ..model import Channel, CloseCode, ErrorCode, MessageType
 from ._limits import Limits, Verdict
 from ._rest import error_response
 from ._subscriber import Sink, Subscriber
 from ._tokens import Claims
 
 __all__ = [
-    "CLOSE_TIMEOUT", "GOING_AWAY", "HARD_FRAME_LIMIT", "Connections", "Subscribers", "Verify",
+    "CLOSE_TIMEOUT", "HARD_FRAME_LIMIT", "Connections", "Subscribers", "Verify",
     "WebSocketEndpoint",
 ]
 
@@ -54,13 +54,6 @@ log = logging.getLogger("openagi_nb.server")
 HARD_FRAME_LIMIT: Final = 1024 * 1024
 """Inbound frames up to this size are read and refused with an error; beyond it aiohttp closes
 with 1009 (reading a frame is the only way to skip it)."""
-TOKEN_EXPIRED: Final = 4001
-GOING_AWAY: Final = 1001
-INTERNAL_ERROR: Final = 1011
-NO_STATUS: Final = 1005
-"""RFC 6455 section 7.1.5: the code of a close frame that carries none."""
-ABNORMAL: Final = 1006
-"""RFC 6455 section 7.1.5: the code of a connection that ended without a close frame."""
 CLOSE_TIMEOUT: Final = 5.0
 """Seconds a client has to answer our close frame (aiohttp), then to take what is queued."""
 _WebSocket = web.WebSocketResponse[Literal[False]]
@@ -235,8 +228,9 @@ def _ending(msg: WSMessageNoDecodeText, close_code: int | None) -> tuple[int, st
         # client's answer.
         return int(msg.data.code), "server"
     if msg.type is WSMsgType.CLOSE:
-        return int(msg.data) or NO_STATUS, "client"  # aiohttp gives 0 for a frame without code
-    return close_code or ABNORMAL, "client"
+        # aiohttp gives 0 for a close frame without a code
+        return int(msg.data) or CloseCode.NO_STATUS, "client"
+    return close_code or CloseCode.ABNORMAL, "client"
 
 
 def _peer(request: web.Request) -> str:
@@ -291,19 +285,19 @@ class _Connection:
             return self.sink.closed_with, "server"
         if self.ended is not None:
             return self.ended
-        return self.ws.close_code or ABNORMAL, "client"
+        return self.ws.close_code or CloseCode.ABNORMAL, "client"
 
     def _pump_done(self, pump: asyncio.Future[None]) -> None:
         if not pump.cancelled() and pump.exception() is not None:
             log.error("ws %s: writer failed", self.peer, exc_info=pump.exception())
-            self.close(INTERNAL_ERROR, "internal error")
+            self.close(CloseCode.INTERNAL_ERROR, "internal error")
 
     def close(self, code: int, reason: str) -> None:
         """Close from our side (shutdown: 1001)."""
         self.sub.close(code, reason)
 
     def _expire(self) -> None:
-        self.sub.close(TOKEN_EXPIRED, "token expired")
+        self.sub.close(CloseCode.TOKEN_EXPIRED, "token expired")
 
     async def _read(self) -> None:
         while True:
@@ -356,6 +350,6 @@ class _Connection:
         self.refused += 1
         limit = f"more than {self.limits.control_rate:g} messages/s"
         if verdict is Verdict.CLOSE:
-            self.sub.kick(1008, ErrorCode.RATE_LIMITED, f"{limit}, still: closing")
+            self.sub.kick(CloseCode.POLICY, ErrorCode.RATE_LIMITED, f"{limit}, still: closing")
         else:
             self.sub.reply(model.error(ErrorCode.RATE_LIMITED, f"{limit}: message refused"))

@@ -31,7 +31,7 @@ from itertools import accumulate
 from typing import Final, Protocol
 
 from .. import model
-from ..model import CHANNELS, Channel, ErrorCode, text_frame
+from ..model import CHANNELS, Channel, CloseCode, ErrorCode, text_frame
 from ._replay import CHANNEL_INDEX
 from ._ring import Ring
 
@@ -230,7 +230,7 @@ class Subscriber:
         """Close the client as a slow consumer: ``slow_consumer``, then 1013."""
         if not self._closed:
             self._publisher.on_slow_consumer()
-            self.kick(1013, ErrorCode.SLOW_CONSUMER, message)
+            self.kick(CloseCode.TRY_AGAIN_LATER, ErrorCode.SLOW_CONSUMER, message)
 
     def _measure(self) -> int:
         held = self.held

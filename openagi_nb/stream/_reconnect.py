@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from ..model import CloseCode
+
 __all__ = [
     "AUTH_ATTEMPTS", "Action", "Ending", "Failure", "Outcome", "backoff", "decide",
     "is_auth_refusal",
@@ -64,7 +66,7 @@ class Failure:
     message: str
 
 
-AUTH_CLOSE: Final = 4001  # docs/protocol.md sections 2.5 and 9: the token expired
+AUTH_CLOSE: Final = CloseCode.TOKEN_EXPIRED  # docs/protocol.md sections 2.5 and 9
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 

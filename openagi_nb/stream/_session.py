@@ -36,7 +36,9 @@ from ..model import (
     MAX_MESSAGE,
     PING,
     TEXT,
+    UNSENDABLE,
     Channel,
+    CloseCode,
     ErrorCode,
     FrameParser,
     MessageType,
@@ -56,11 +58,8 @@ log = logging.getLogger("openagi_nb.client")
 
 OTHER: Final = "other"
 """The ``rejected`` key of messages that name no channel (bad JSON, binary frames...)."""
-NORMAL: Final = 1000
 CLOSE_TIMEOUT: Final = 0.5
 """Seconds the server has to answer our close frame (a stop() must not wait longer)."""
-UNSENDABLE: Final = frozenset({1005, 1006, 1015})
-"""Close codes a peer may report but never send (RFC 6455 section 7.4.1)."""
 _KNOWN: Final = frozenset(MessageType)
 _CHANNEL_NAMES: Final = {kind: c.value for kind, c in CHANNEL_OF_TYPE.items()}
 """Message type -> channel name: plain strings are the cheapest keys on the hot path."""
@@ -157,7 +156,7 @@ class ClientSession:
         """The server closed the TCP connection without a closing handshake."""
         self._end(Outcome.NETWORK, None, "connection lost: connection closed by the peer")
 
-    def close(self, now: float, code: int = NORMAL) -> None:
+    def close(self, now: float, code: int = CloseCode.NORMAL) -> None:
         """Start the closing handshake (the user stops the stream); the connection ends when the
         server answers, or :attr:`close_timeout` later (:attr:`ending` says ``stopped``)."""
         if self._sending:
@@ -287,7 +286,7 @@ class ClientSession:
             self._end(Outcome.STOPPED, code, "stopped")
             return
         sendable = 1000 <= code < 5000 and code not in UNSENDABLE
-        self._send(CLOSE, close_payload(code if sendable else NORMAL))
+        self._send(CLOSE, close_payload(code if sendable else CloseCode.NORMAL))
         text = f"server closed the connection: {code}" + (f" {reason}" if reason else "")
         self._end(Outcome.CLOSED, code, text)
 

@@ -68,8 +68,8 @@ PUBLIC = {
 }
 
 # What each role may import of the package (DESIGN.md's architecture: dependencies point down);
-# every role may use the exception tree and the lazy loader of public names.
-BASE = {"exceptions", "_lazy"}
+# every role may use the exception tree, the lazy loader of public names and the size parser.
+BASE = {"exceptions", "_lazy", "sizes"}
 ALLOWED = {
     "model": {"model", "exceptions"},
     "capture": {"capture", "model", "exceptions"},

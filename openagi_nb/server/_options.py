@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
+from .. import sizes
 from ..exceptions import CaptureError, ServerConfigError
 
 __all__ = ["MAX", "ServeOptions", "add_arguments", "from_arguments", "parse_size", "parse_speed"]
@@ -21,11 +21,6 @@ MAX: Final = math.inf
 """``--speed max``: as fast as the slowest subscriber reads."""
 MIN_QUEUE_BYTES: Final = 4096
 """The least ``queue_bytes``: less would leave the pump room for a message or two per write."""
-_SIZE: Final = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", re.IGNORECASE)
-_UNITS: Final = {
-    "": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30,
-    "gib": 1 << 30, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-}
 
 
 @dataclass(frozen=True)
@@ -124,14 +119,11 @@ def parse_speed(text: str) -> float:
 
 
 def parse_size(text: str) -> int:
-    """A size in bytes (argparse ``type=``): ``"65536"``; ``"512KiB"``, ``"1M"`` (powers of
-    1024); ``"8MB"`` (powers of 1000). Case does not matter."""
-    match = _SIZE.fullmatch(text)
-    unit = match.group(2).lower() if match else ""
-    if match is None or unit not in _UNITS:
-        raise argparse.ArgumentTypeError(
-            f"expected a size such as 1048576, 512KiB, 1MiB or 8MB, got {text!r}")
-    return int(float(match.group(1)) * _UNITS[unit])
+    """A size in bytes (argparse ``type=``), as :func:`openagi_nb.sizes.parse_size` reads it."""
+    try:
+        return sizes.parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Final
 
 from ..durations import positive
+from ..sizes import parse_size
 
 __all__ = ["Rotate", "parse_rotate"]
 
 Rotate = str | int | float | timedelta
 """A duration (``"1h"``, ``timedelta``, a number of seconds) or a size (``"100MB"``)."""
-_SIZE: Final = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b)\s*")
-_UNITS: Final = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-                 "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
 
 def parse_rotate(value: Rotate | None) -> tuple[float | None, int | None]:
@@ -26,9 +22,8 @@ def parse_rotate(value: Rotate | None) -> tuple[float | None, int | None]:
     """
     if value is None:
         return None, None
-    if isinstance(value, str) and (size := _SIZE.fullmatch(value)):
-        unit = _UNITS.get(size[2].lower())
-        count = int(float(size[1]) * unit) if unit else 0
+    if isinstance(value, str) and value.strip().lower().endswith("b"):  # "5m" is 5 minutes
+        count = parse_size(value)
         if count <= 0:
             raise ValueError(f"rotate: not a size: {value!r} (try 100MB, 1GiB)")
         return None, count

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict
 import orjson
 
 from ..exceptions import ErrorCode, InvalidMessage
+from ._batch import parse_batch_request, parse_batching
 from ._rows import Row, bad_field, flatten, format_timestamp, is_int, parse_timestamp
 from ._schema import CHANNEL_OF_TYPE, TYPE_OF_CHANNEL, Channel, MessageType
 
@@ -153,6 +154,10 @@ def parse(raw: str | bytes | dict[str, Any]) -> Message:
         value = obj.get(key) if key else None
         if value is not None and (not is_int(value) or value < 0):
             raise bad_field(str(key), "expected a non-negative integer", value, text)
+    elif kind is MessageType.BATCH:
+        parse_batch_request(obj, text)
+    elif kind is MessageType.BATCHING:
+        parse_batching(obj, text)
     elif kind is MessageType.ERROR:
         payload = obj.get("data")
         if not isinstance(payload, dict) or not all(

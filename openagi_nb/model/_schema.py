@@ -63,6 +63,8 @@ class MessageType(StrEnum):
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
     ERROR = "error"
+    BATCH = "batch"
+    BATCHING = "batching"
 
 
 class Severity(StrEnum):

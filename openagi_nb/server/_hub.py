@@ -24,7 +24,11 @@ import math
 import time
 from typing import Any, Final
 
+from ..model import BINARY, CHANNELS, BatchFormat, Compression, arrow_batch, build_frame, json_batch
+from ..model import text_frame as _text_frame
+from ._batches import Batch, BatchLog
 from ._clock import ReplayClock
+from ._columnar import batch_table
 from ._options import ServeOptions
 from ._replay import Replay, SecondsFormatter, frames
 from ._ring import Ring
@@ -44,7 +48,10 @@ class Hub:
 
     def __init__(self, replay: Replay, options: ServeOptions) -> None:
         self.replay, self.options = replay, options
-        self.ring = Ring(max(options.history, options.queue) + CHUNK)
+        self._fmt = SecondsFormatter()
+        self.ring = Ring(max(options.history, options.queue) + CHUNK, self._frames)
+        self.batches = BatchLog(options.batch_max_events, options.batch_max_delay) if (
+            options.batch) else None
         self.clock = ReplayClock(
             replay.times, replay.period, speed=options.speed, rate=options.rate,
             loop=options.loop,
@@ -53,7 +60,6 @@ class Hub:
         self.subscribed_clients = 0
         self.slow_consumers = 0
         self._max = math.isinf(options.speed)
-        self._fmt = SecondsFormatter()
         self._wake = asyncio.Event()
         self._blocked = False
         self._peak = 0
@@ -63,7 +69,8 @@ class Hub:
 
     def attach(self, sink: Sink, label: str) -> Subscriber:
         """Register a new connection; the caller runs ``subscriber.run()`` as its writer."""
-        sub = Subscriber(self.ring, sink, label, self, self.options.queue_bytes)
+        sub = Subscriber(self.ring, sink, label, self, self.options.queue_bytes,
+                         batches=self.batches, encode=self.encode)
         self.subscribers.add(sub)
         return sub
 
@@ -71,6 +78,8 @@ class Hub:
         """Forget a connection that is gone (the clock may then run faster)."""
         sub.close()
         self.subscribers.discard(sub)
+        if self.batches is not None:
+            self.batches.release(sub)
         self._peak = max(self._peak, sub.peak)
         self._wake.set()
 
@@ -102,6 +111,7 @@ class Hub:
             await asyncio.sleep(WAIT_FOR_GRACE)
         self.clock.start(loop.time(), int(time.time()) if self.options.retime else None)
         while not self.clock.finished:
+            self._cut(loop.time())
             room = self._room()
             if room <= 0:
                 self._blocked = True
@@ -116,9 +126,20 @@ class Hub:
             self._publish(now, room)
             if not self._max:
                 self._close_slow()
-            for sub in self.subscribers:
-                sub.wake.set()
+            self._wake_all()
             await asyncio.sleep(0)
+        if self.batches is not None:
+            self.batches.flush()
+            self._wake_all()
+
+    def _wake_all(self) -> None:
+        for sub in self.subscribers:
+            sub.wake.set()
+
+    def _cut(self, now: float) -> None:
+        """Close the batches that have waited long enough and wake the clients."""
+        if self.batches is not None and self.batches.cut_due(now):
+            self._wake_all()
 
     def _room(self) -> int:
         """How many messages may be published now."""
@@ -137,18 +158,41 @@ class Hub:
             count = clock.take(now, limit)
             if not count:
                 return
-            ring.extend(frames(replay, index, count, ring.head + 1, offset, self._fmt),
-                        replay.channels[index:index + count])
+            kinds = replay.channels[index:index + count]
+            if self.batches is not None:
+                self.batches.add(ring.head + 1, index, kinds, offset, now)
+            ring.describe(kinds, index, offset)  # framed when a client first needs them
             limit -= count
+        if self.batches is not None:
+            self.batches.forget(ring.oldest)
+
+    def _frames(self, index: int, count: int, seq: int, offset: int) -> list[bytes]:
+        return frames(self.replay, index, count, seq, offset, self._fmt)
+
+    def encode(self, batch: Batch, fmt: BatchFormat, compression: Compression) -> bytes:
+        """A batch as a frame in ``fmt`` (built once per batch and format: see ``Batch``)."""
+        replay, fmt_s = self.replay, self._fmt
+        if fmt is BatchFormat.JSON:
+            payloads = [replay.payload(i, s, o, fmt_s) for i, s, o in zip(
+                batch.indices.tolist(), batch.seqs.tolist(), batch.offsets.tolist(), strict=True)]
+            return _text_frame(json_batch(
+                CHANNELS[batch.channel], payloads, batch.first, batch.last))
+        table = batch_table(replay.columns, batch.channel, batch.indices, batch.seqs,
+                            batch.offsets, lambda i, s, o: replay.payload(i, s, o, fmt_s))
+        return build_frame(BINARY, arrow_batch(table, compression))
 
     def _close_slow(self) -> None:
         head, bound = self.ring.head, self.options.queue
         for sub in list(self.subscribers):
-            if not sub.closed and sub.subscribed and head - sub.cursor > bound:
+            if not sub.closed and sub.subscribed and head - sub.live_position > bound:
                 sub.slow(f"more than {bound} messages behind; reconnect and resume with since")
 
     async def _sleep(self, delay: float | None) -> None:
-        """Wait for a subscriber event, at most ``delay`` seconds (None: no limit)."""
+        """Wait for a subscriber event, at most ``delay`` seconds (None: no limit) and no
+        later than the next batch must close."""
+        if self.batches is not None and (deadline := self.batches.deadline()) is not None:
+            wait = max(deadline - asyncio.get_running_loop().time(), 0.0)
+            delay = wait if delay is None else min(delay, wait)
         self._wake.clear()
         timer = None if delay is None else asyncio.get_running_loop().call_later(
             delay, self._wake.set)
@@ -185,5 +229,17 @@ class Hub:
             "queue_bytes": options.queue_bytes,
             "queued_bytes": max((s.held for s in self.subscribers), default=0),
             "queued_bytes_peak": max([self._peak, *(s.peak for s in self.subscribers)]),
+            "features": self.features(),
         }
+
+    def features(self) -> dict[str, Any]:
+        """What the server offers beyond the published API (``docs/protocol.md`` section 14)."""
+        if self.batches is None:
+            return {}
+        limit = self.batches.limit
+        return {"batch": {
+            "formats": [f.value for f in BatchFormat],
+            "compression": [c.value for c in Compression],
+            "max_events": limit.max_events, "max_delay_ms": limit.max_delay_ms,
+        }}
 

@@ -62,6 +62,12 @@ class ServeOptions:
     control_burst: int = 100
     strikes: int = 20
     """Inbound messages refused in a row for going too fast before the connection is closed."""
+    batch: bool = True
+    """Offer batches (``docs/protocol.md`` section 14) to the clients that ask."""
+    batch_max_events: int = 4096
+    """The most events in one batch (a client may ask for fewer)."""
+    batch_max_delay: float = 0.05
+    """Seconds an event may wait at most for its batch to fill (a client may ask less)."""
 
     def __post_init__(self) -> None:
         _check(self)
@@ -88,6 +94,14 @@ def _check(o: ServeOptions) -> None:
     if o.queue_bytes < MIN_QUEUE_BYTES:
         raise ServerConfigError(
             f"queue_bytes must be at least {MIN_QUEUE_BYTES}, got {o.queue_bytes!r}")
+    from ..model import MAX_BATCH_DELAY_MS, MAX_BATCH_EVENTS  # as pieces below
+
+    if not 1 <= o.batch_max_events <= MAX_BATCH_EVENTS:
+        raise ServerConfigError(f"batch_max_events must be from 1 to {MAX_BATCH_EVENTS}, got "
+                                f"{o.batch_max_events!r}")
+    if not 0 <= o.batch_max_delay <= MAX_BATCH_DELAY_MS / 1000:
+        raise ServerConfigError(f"batch_max_delay must be from 0 to "
+                                f"{MAX_BATCH_DELAY_MS / 1000:g} s, got {o.batch_max_delay!r}")
     if not (o.token_ttl > 0) or not (o.control_rate > 0):
         raise ServerConfigError("token_ttl and control_rate must be positive")
     if (o.certfile is None) != (o.keyfile is None):
@@ -154,6 +168,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bytes the server holds for one client at most: what its socket has not yet "
              "taken plus replies not yet written (default 1MiB; e.g. 256KiB, 8MB). A slow "
              "client is written no more; unread replies past it close it with 1013")
+    add("--no-batch", dest="batch", action="store_false",
+        help="do not offer batched frames (docs/protocol.md section 14)")
+    add("--batch-max-events", type=int, default=d["batch_max_events"].default, metavar="N",
+        help="most events in one batch (default %(default)s)")
+    add("--batch-max-delay", type=float, default=d["batch_max_delay"].default, metavar="S",
+        help="seconds an event waits at most for its batch to fill (default %(default)s)")
 
 
 def from_arguments(args: argparse.Namespace) -> ServeOptions:

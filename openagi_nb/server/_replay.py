@@ -24,13 +24,16 @@ import orjson
 
 from ..capture import StrPath, iter_lines
 from ..exceptions import InvalidMessage
-from ..model import CHANNELS, decode, flatten, parse_timestamp, text_frame
+from ..model import CHANNELS, Kind, Row, columns, decode, flatten, parse_timestamp, text_frame
+from ._columnar import Columns, build_columns
 
 __all__ = ["CHANNEL_INDEX", "Replay", "SecondsFormatter", "frames", "load_replay"]
 
 CHANNEL_INDEX: Final = {c: i for i, c in enumerate(CHANNELS)}
 NS: Final = 1_000_000_000
 _STAMP: Final = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+_STAMP_COLUMNS: Final = {c: [i for i, col in enumerate(columns(c)) if col.kind is Kind.TIMESTAMP]
+                         for c in CHANNELS}
 _SENTINEL: Final = "\x00"
 _SENTINEL_JSON: Final = b'"\\u0000"'
 
@@ -78,6 +81,8 @@ class Replay:
     _first: array[int]  # ... the seconds of its stamps being _seconds[_first[i]:]
     _seconds: array[int]
     _fallback: dict[int, bytes]
+    columns: Columns
+    """The same messages as columns, for ``"arrow"`` batches (:mod:`._columnar`)."""
 
     def __len__(self) -> int:
         return len(self.channels)
@@ -149,6 +154,8 @@ class _Packer:
         self.seconds, self.times = array("q"), array("q")
         self.channels = bytearray()
         self.fallback: dict[int, bytes] = {}
+        self.rows: list[Row] = []
+        self.slow: set[int] = set()
 
     def add(self, raw: bytes) -> bool:
         """Template one line; False if it is not a valid data message."""
@@ -166,8 +173,12 @@ class _Packer:
         self.times.append(row[1])
         self.parts.append(len(self.bounds) - 1)
         self.first.append(len(self.seconds))
+        self.rows.append(row)
+        if len(stamps) != sum(row[i] is not None for i in _STAMP_COLUMNS[channel]):
+            self.slow.add(index)  # a timestamp outside the declared ones moves too
         if len(pieces) != len(stamps) + 1:  # the message holds the sentinel itself
             self.fallback[index] = _without_seq(raw)
+            self.slow.add(index)
             pieces, stamps = [b"{"], []
         self.stamps_n.append(len(stamps))
         self._add_pieces(pieces, stamps)
@@ -191,9 +202,12 @@ class _Packer:
         if order is not None:
             self._permute(order)
         times = self.times
+        table = build_columns(self.channels, self.rows, self.slow)
+        self.rows = []
         return Replay(
             path, rejected, bytes(self.channels), times, _period(times), bytes(self.blob),
             self.bounds, self.parts, self.stamps_n, self.first, self.seconds, self.fallback,
+            table,
         )
 
     def _permute(self, order: list[int]) -> None:
@@ -201,8 +215,11 @@ class _Packer:
             old = getattr(self, name)
             setattr(self, name, array(old.typecode, [old[i] for i in order]))
         self.channels = bytearray(self.channels[i] for i in order)
-        position = {old: new for new, old in enumerate(order) if old in self.fallback}
+        self.rows = [self.rows[i] for i in order]
+        position = {old: new for new, old in enumerate(order)
+                    if old in self.fallback or old in self.slow}
         self.fallback = {position[old]: raw for old, raw in self.fallback.items()}
+        self.slow = {position[old] for old in self.slow}
 
 
 def _time_order(times: array[int]) -> list[int] | None:

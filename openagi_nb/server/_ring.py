@@ -3,11 +3,31 @@
 One bounded ring shared by all clients: a frame is stored once, and a client is only a cursor
 (the last ``seq`` it was given), so a client costs no memory per message. Pure data structure,
 no I/O.
+
+Frames may be stored ready (:meth:`Ring.extend`) or described (:meth:`Ring.describe`: which
+capture messages, with which replay offset) and built by the ring's ``framer`` the first time
+a window reaches them, once for every client: when every client takes batches
+(``_batches``), no frame of one message is ever built.
 """
 
 from __future__ import annotations
 
-__all__ = ["Ring"]
+from collections import deque
+from collections.abc import Callable
+from typing import NamedTuple
+
+__all__ = ["Framer", "Ring"]
+
+Framer = Callable[[int, int, int, int], list[bytes]]
+"""``framer(index, count, seq, offset)``: the frames of capture messages ``index``.. with
+``seq`` numbers from ``seq`` and timestamps moved by ``offset`` seconds."""
+
+
+class _Segment(NamedTuple):
+    first: int  # seq of the first message
+    start: int  # its capture index; the others follow
+    size: int
+    offset: int
 
 
 class Ring:
@@ -17,11 +37,14 @@ class Ring:
     ``(head - capacity, head]`` are retained.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, framer: Framer | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
         self.head = 0
+        self._framer = framer
+        self._segments: deque[_Segment] = deque()
+        self._built = 0  # every retained seq up to this one has its frame stored
         self._frames: list[bytes] = [b""] * capacity
         self._channels = bytearray(capacity)
         self.evicted = [0, 0, 0, 0]
@@ -40,6 +63,8 @@ class Ring:
             self.evicted[self._channels[slot]] = self.head - self.capacity
         self._frames[slot] = frame
         self._channels[slot] = channel
+        if self._built == self.head - 1:
+            self._built = self.head
         return self.head
 
     def extend(self, frames: list[bytes], channels: bytes) -> None:
@@ -52,9 +77,48 @@ class Ring:
         self._store(start, frames[:first], channels[:first])
         if first < count:
             self._store(0, frames[first:], channels[first:])
+        self._built = self.head
 
-    def _store(self, slot: int, frames: list[bytes], channels: bytes) -> None:
-        count, cap = len(frames), self.capacity
+    def describe(self, channels: bytes, index: int, offset: int) -> None:
+        """Store the next ``len(channels)`` messages as capture messages ``index``.. moved by
+        ``offset`` seconds, framed when first read (needs a ``framer``)."""
+        count, cap = len(channels), self.capacity
+        if count > cap:
+            raise ValueError(f"{count} frames do not fit in a ring of {cap}")
+        if not count:
+            return
+        self._segments.append(_Segment(self.head + 1, index, count, offset))
+        start = (self.head + 1) % cap
+        first = min(count, cap - start)
+        self._store(start, None, channels[:first])
+        if first < count:
+            self._store(0, None, channels[first:])
+        oldest, segments = self.oldest, self._segments
+        while segments and segments[0].first + segments[0].size - 1 <= oldest:
+            segments.popleft()
+
+    def _build(self, upto: int) -> None:
+        """Frame the described messages up to ``seq`` ``upto`` not framed yet."""
+        done = max(self._built, self.oldest)
+        if upto <= done or self._framer is None:
+            return
+        for seg in self._segments:
+            lo, hi = max(done, seg.first - 1), min(upto, seg.first + seg.size - 1)
+            if hi > lo:
+                frames = self._framer(seg.start + lo + 1 - seg.first, hi - lo, lo + 1, seg.offset)
+                self._put(lo + 1, frames)
+        self._built = upto
+
+    def _put(self, seq: int, frames: list[bytes]) -> None:
+        cap = self.capacity
+        start = seq % cap
+        first = min(len(frames), cap - start)
+        self._frames[start:start + first] = frames[:first]
+        if first < len(frames):
+            self._frames[:len(frames) - first] = frames[first:]
+
+    def _store(self, slot: int, frames: list[bytes] | None, channels: bytes) -> None:
+        count, cap = len(channels), self.capacity
         old = bytes(self._channels[slot:slot + count])
         lost = self.head + 1 - cap  # the seq that was in ``slot`` (if positive)
         if lost + count - 1 > 0:
@@ -62,7 +126,8 @@ class Ring:
                 at = old.rfind(c.to_bytes(1, "big"))
                 if at >= 0 and lost + at > 0:
                     self.evicted[c] = lost + at
-        self._frames[slot:slot + count] = frames
+        if frames is not None:
+            self._frames[slot:slot + count] = frames
         self._channels[slot:slot + count] = channels
         self.head += count
 
@@ -70,6 +135,7 @@ class Ring:
         """Frames and channel indexes of ``seq`` in ``(after, upto]``, which must be retained."""
         if after < self.oldest or upto > self.head or after > upto:
             raise IndexError(f"window ({after}, {upto}] is outside ({self.oldest}, {self.head}]")
+        self._build(upto)
         cap, count = self.capacity, upto - after
         start = (after + 1) % cap
         if start + count <= cap:

@@ -273,8 +273,10 @@ class _Connection:
             pump.cancel()
             code, by = self._close_code()
             log.info(
-                "ws %s node=%r channels=%s sent=%d refused=%d close=%d by %s after %.1fs",
-                self.peer, self.node, ",".join(self.sub.channels) or "-", self.sub.sent,
+                "ws %s node=%r channels=%s%s sent=%d refused=%d close=%d by %s after %.1fs",
+                self.peer, self.node, ",".join(self.sub.channels) or "-",
+                "" if self.sub.batched is None else f" batches={self.sub.batched.settings.format}",
+                self.sub.sent,
                 self.refused, code, by, time.monotonic() - started,
             )
 
@@ -338,6 +340,8 @@ class _Connection:
             self.sub.unsubscribe(Channel(str(message.get("channel"))))
         elif kind == MessageType.PING:
             self.sub.reply(model.pong())
+        elif kind == MessageType.BATCH:
+            self.sub.batch(model.parse_batch_request(dict(message)))
         else:
             self._refuse(ErrorCode.UNKNOWN_TYPE, f"message type {kind!r} is not accepted from "
                          "clients; send subscribe, unsubscribe or ping")

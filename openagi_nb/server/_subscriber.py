@@ -31,7 +31,9 @@ from itertools import accumulate
 from typing import Final, Protocol
 
 from .. import model
-from ..model import CHANNELS, Channel, CloseCode, ErrorCode, text_frame
+from ..model import CHANNELS, BatchSettings, Channel, CloseCode, ErrorCode, text_frame
+from ._batched import BatchCursor
+from ._batches import BatchLog, Encode
 from ._replay import CHANNEL_INDEX
 from ._ring import Ring
 
@@ -91,9 +93,13 @@ class Subscriber:
     """
 
     def __init__(
-        self, ring: Ring, sink: Sink, label: str, publisher: Publisher, limit: int,
+        self, ring: Ring, sink: Sink, label: str, publisher: Publisher, limit: int, *,
+        batches: BatchLog | None = None, encode: Encode | None = None,
     ) -> None:
         self.ring, self.sink, self.label, self.limit = ring, sink, label, limit
+        self._batches, self._encode = batches, encode
+        self.batched: BatchCursor | None = None
+        """Where a client that asked for batches is in them (None: one message per frame)."""
         self._fill = int(limit * DATA_SHARE)
         sink.pause_above(int(limit * HIGH_WATER))
         self._publisher = publisher
@@ -137,7 +143,28 @@ class Subscriber:
     @property
     def position(self) -> int:
         """The oldest ``seq`` this client still needs from the ring (for pacing)."""
+        if self.batched is not None:
+            return self.batched.position(self.ring.head)
         return min(self._resend_at, self.cursor) if self._resending else self.cursor
+
+    @property
+    def live_position(self) -> int:
+        """How far live delivery has come (a resend aside): how far behind the client is."""
+        return self.cursor if self.batched is None else self.position
+
+    def batch(self, asked: BatchSettings) -> None:
+        """Send batches from now on (``docs/protocol.md`` section 14.2): answered ``batching``
+        with what is granted, or an error if batches are not offered or asked too late."""
+        if self._batches is None or self._encode is None:
+            self.reply(model.error(ErrorCode.UNKNOWN_TYPE, "this server does not send "
+                                   "batches (started with --no-batch)"))
+        elif self.ever_subscribed or self.batched is not None:
+            self.reply(model.error(ErrorCode.BAD_FIELD, "field 'batch': send it before the "
+                                   "first subscribe"))
+        else:
+            granted = self._batches.grant(self, asked)
+            self.batched = BatchCursor(self._batches, granted, self._encode)
+            self.reply(model.batching(granted))
 
     def reply(self, text: str) -> None:
         """Queue a control reply (ack, pong, error) ahead of the next batch of data; close the
@@ -163,6 +190,11 @@ class Subscriber:
                 self.starts[c] = ring.head
         else:
             self._resume(channel, min(since, ring.head))
+        if self.batched is not None:
+            if since is not None:
+                self.batched.want(c, min(since, ring.head))
+            elif self.batched.after[c] == NEVER:
+                self.batched.want(c, ring.head)
         first, self.ever_subscribed = not self.ever_subscribed, True
         self._publisher.on_subscribe(first)
 
@@ -171,6 +203,8 @@ class Subscriber:
         c = CHANNEL_INDEX[channel]
         self.starts[c] = NEVER
         self._resend[c] = NEVER
+        if self.batched is not None:
+            self.batched.drop(c)
         self.reply(model.unsubscribed(channel))
 
     def _resume(self, channel: Channel, since: int) -> None:
@@ -183,7 +217,7 @@ class Subscriber:
             ))
         self.starts[c] = min(self.starts[c], since)
         since = max(since, ring.oldest)
-        if since < self.cursor:
+        if since < self.cursor and self.batched is None:
             self._add_resend(c, since)
 
     def _add_resend(self, c: int, since: int) -> None:
@@ -269,6 +303,8 @@ class Subscriber:
         return True
 
     def _idle(self) -> bool:
+        if self.batched is not None:
+            return not self._outbox and self.batched.idle()
         return not self._outbox and not self._resending and (
             not self.subscribed or self.cursor >= self.ring.head
         )
@@ -279,7 +315,10 @@ class Subscriber:
         out, self._outbox = self._outbox, []
         room -= self._outbox_bytes
         self._outbox_bytes = 0
-        if self._resending:
+        if self.batched is not None:
+            self.sent += self.batched.collect(room, out)
+            self.cursor = self.ring.head
+        elif self._resending:
             self._collect_resend(out, room)
         elif self.subscribed:
             self._collect_live(out, room)

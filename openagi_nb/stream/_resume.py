@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 from ..model import CHANNELS, Channel
@@ -93,6 +94,38 @@ class Resume:
         if newest is None or ns > newest:
             self.newest[channel] = ns
         return True
+
+    def accept_batch(self, channel: str, seqs: np.ndarray, stamps: np.ndarray) -> np.ndarray | None:
+        """Record a batch of data messages (``seqs`` with ``NO_SEQ`` for none, ``stamps`` in
+        ns, in arrival order): :meth:`accept` for each, at once. Returns which to keep, or None
+        when all are (the usual case)."""
+        if not len(seqs):
+            return None
+        has = seqs >= 0
+        last = self.last_seq[channel]
+        if channel in self._fresh and has.any() and int(seqs[has][0]) <= last:
+            self._open.setdefault(channel, (self.newest[channel], "server sequence restarted"))
+            last = NO_SEQ  # as accept(): the first message after a reconnect vouches for itself
+        running = np.maximum.accumulate(np.where(has, seqs, NO_SEQ))
+        before = np.concatenate(([last], np.maximum(running[:-1], last)))
+        keep = ~has | (seqs > before)
+        kept = int(keep.sum())
+        self.duplicates += len(seqs) - kept
+        if has.any():
+            top = int(running[-1])
+            self.last_seq[channel] = max(top, last)
+            self.max_seq = max(self.max_seq, top)
+        if not kept:
+            return keep
+        self._fresh.discard(channel)
+        shown = stamps if kept == len(seqs) else stamps[keep]
+        if self._open:
+            self._close(channel, int(shown[0]))
+        newest = self.newest[channel]
+        top_ns = int(shown.max())
+        if newest is None or top_ns > newest:
+            self.newest[channel] = top_ns
+        return None if kept == len(seqs) else keep
 
     def _close(self, channel: str, ns: int) -> None:
         opened = self._open.pop(channel, None)

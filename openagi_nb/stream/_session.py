@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from .. import model
@@ -37,61 +36,35 @@ from ..model import (
     PING,
     TEXT,
     UNSENDABLE,
+    BatchFormat,
+    BatchSettings,
     Channel,
     CloseCode,
     ErrorCode,
     FrameParser,
     MessageType,
-    Row,
     build_frame,
     close_payload,
     decode,
     flatten,
     parse_close,
 )
+from ._batching import JSON_BATCH, arrow_batch, describe, json_batch
+from ._events import OTHER, Columns, Delivery, Event, Rejected, Reply
 from ._reconnect import Ending, Failure, Outcome
 from ._resume import Resume
 
-__all__ = ["OTHER", "ClientSession", "Delivery", "Event", "Rejected", "Reply"]
+__all__ = ["OTHER", "ClientSession", "Columns", "Delivery", "Event", "Rejected", "Reply"]
 
 log = logging.getLogger("openagi_nb.client")
 
-OTHER: Final = "other"
-"""The ``rejected`` key of messages that name no channel (bad JSON, binary frames...)."""
 CLOSE_TIMEOUT: Final = 0.5
 """Seconds the server has to answer our close frame (a stop() must not wait longer)."""
 _KNOWN: Final = frozenset(MessageType)
 _CHANNEL_NAMES: Final = {kind: c.value for kind, c in CHANNEL_OF_TYPE.items()}
+
 """Message type -> channel name: plain strings are the cheapest keys on the hot path."""
 
-Delivery = tuple[str, Row, bytes, dict[str, Any]]
-"""An accepted data message: ``(channel, row, raw bytes, decoded message)``. A plain tuple: it
-is made once per event on the hot path."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A message that is not data: the server's acks, pongs and errors, and types this version
-    does not know (``known`` False: a newer server's additions, ignored but kept)."""
-
-    kind: str
-    message: dict[str, Any]
-    raw: bytes
-    known: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A message that failed validation: kept with the reason, counted against ``channel``;
-    ``record`` is False for what is not a message at all (a binary frame)."""
-
-    raw: bytes
-    reason: str
-    channel: str
-    record: bool = True
-
-
-Event = Delivery | Reply | Rejected
 
 
 class ClientSession:
@@ -107,12 +80,15 @@ class ClientSession:
             connection anyway.
         mask_key: the source of the 4-byte keys that mask what a client sends (RFC 6455
             section 5.3); fixed in tests.
+        batch: the batches to ask for when the server offers them (``docs/protocol.md``
+            section 14); None: one message per frame.
     """
 
     def __init__(
         self, channels: tuple[Channel, ...], *, ping_interval: float = 20.0,
         ping_timeout: float = 10.0, max_message: int = MAX_MESSAGE,
         close_timeout: float = CLOSE_TIMEOUT, mask_key: Callable[[int], bytes] = os.urandom,
+        batch: BatchSettings | None = None,
     ) -> None:
         self.channels = channels
         self.max_message, self.close_timeout = max_message, close_timeout
@@ -131,17 +107,30 @@ class ClientSession:
         self._live_from: set[str] = set()  # subscribed without since, not yet acked
         self._heard = 0.0
         self._ping_sent: float | None = None
+        self.batch = batch
+        self.batching: BatchSettings | None = None
+        """The batches the server granted on this connection (None: one message per frame)."""
+        self.batch_note = "off" if batch is None else "not offered by the server"
+        """What was negotiated, in words (``stats.batching``)."""
+        self._awaiting_batch = False
 
     # --- the connection's life ---------------------------------------------------------
 
-    def connection_made(self, now: float) -> None:
-        """A connection is open (handshake done): subscribe to every channel, each with the
-        ``since`` that resumes it, in one write (:meth:`data_to_send`)."""
+    def connection_made(self, now: float, batch: BatchSettings | None = None) -> None:
+        """A connection is open (handshake done): ask for ``batch`` (what the server offers
+        of :attr:`batch`: :func:`~._features.offer`), then subscribe to every channel, each
+        with the ``since`` that resumes it, all in one write (:meth:`data_to_send`)."""
         self._parser = FrameParser(self.max_message)
         self._out.clear()
         self.ending = None
         self._open, self._closing = True, None
         self._heard, self._ping_sent = now, None
+        self.batching, self._awaiting_batch = None, False
+        if self.batch is not None:
+            self.batch_note = "not offered by the server"
+            if batch is not None:
+                self._send_text(model.batch_request(batch))
+                self._awaiting_batch, self.batch_note = True, "asked"
         asked = {c: self.resume.since(c) for c in self.channels}
         self._live_from = {c.value for c, since in asked.items() if since is None}
         for channel, since in asked.items():
@@ -213,6 +202,9 @@ class ClientSession:
                     break
                 opcode, payload = frame
                 if opcode == TEXT:
+                    if payload.startswith(JSON_BATCH) and self.batching is not None:
+                        json_batch(payload, text, events)
+                        continue
                     event = text(payload)
                     if event is not None:
                         add(event)
@@ -254,6 +246,13 @@ class ClientSession:
         return Reply(kind, obj, data)
 
     def _control(self, kind: str, obj: dict[str, Any]) -> None:
+        if self._awaiting_batch and kind != MessageType.PING:  # the first reply answers it
+            self._awaiting_batch = False
+            if kind == MessageType.BATCHING:
+                self.batching = model.parse_batching(obj)
+                self.batch_note = describe(self.batching)
+            elif kind == MessageType.ERROR:
+                self.batch_note = f"refused by the server: {obj['data']['message']}"
         if kind == MessageType.PING:
             self._send_text(model.pong())
         elif kind == MessageType.ERROR:
@@ -269,7 +268,10 @@ class ClientSession:
                 self.resume.subscribed(channel, seq)
 
     def _frame(self, opcode: int, payload: bytes, events: list[Event]) -> None:
-        if opcode == BINARY:
+        if opcode == BINARY and self.batching is not None and (
+                self.batching.format is BatchFormat.ARROW):
+            arrow_batch(payload, self.resume, events)
+        elif opcode == BINARY:
             reason = f"binary frame of {len(payload)} bytes (the API sends text)"
             events.append(Rejected(payload, reason, OTHER, record=False))
         elif opcode == CLOSE:

@@ -20,7 +20,7 @@ import orjson
 
 from ..exceptions import TokenRefused, TokenRequestFailed
 
-__all__ = ["TOKEN_PATH", "fetch_token", "token_url"]
+__all__ = ["TOKEN_PATH", "api_url", "fetch_token", "token_url"]
 
 # model.TOKEN_PATH and model.API_ROOT, not imported: fetching a token must not import pandas
 # (tests/test_token.py holds them equal).
@@ -66,6 +66,16 @@ def token_url(base_url: str) -> str:
     Raises:
         TokenRequestFailed: ``base_url`` is not an http(s) or ws(s) URL.
     """
+    return api_url(base_url, TOKEN_PATH)
+
+
+def api_url(base_url: str, path: str) -> str:
+    """The HTTP URL of ``path`` on the server at ``base_url`` (its root, its WebSocket URL, or
+    any of its API URLs, ``ws`` becoming ``http``), without query.
+
+    Raises:
+        TokenRequestFailed: ``base_url`` is not an http(s) or ws(s) URL.
+    """
     parts = urlsplit(base_url.strip())
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     if scheme not in ("http", "https") or not parts.netloc:
@@ -73,7 +83,7 @@ def token_url(base_url: str) -> str:
         shown = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         raise TokenRequestFailed(f"not an http(s) or ws(s) url: {shown!r}")
     root = parts.path.split(API_ROOT, 1)[0].rstrip("/")
-    return urlunsplit((scheme, parts.netloc, root + TOKEN_PATH, "", ""))
+    return urlunsplit((scheme, parts.netloc, root + path, "", ""))
 
 
 def _post(

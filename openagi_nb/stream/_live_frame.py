@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from ..model import Channel, Column, Kind, assemble, columns, from_numpy
+from ..model import Channel, assemble, columns
 from ._arrays import Arrays, copied, positions
 from ._ring import (
     INT64_MIN,
@@ -42,113 +40,13 @@ from ._ring import (
     regrown,
     time_order,
 )
+from ._stores import _Store
 from ._window import Window, parse_window
 
 __all__ = ["LiveFrame", "Window"]
 
 _BATCH: Final = 1024
-_ARROW_STRING: Final = pa.large_string()  # what pandas' string dtype holds: no cast later
 _FIRST_CAPACITY: Final = 4096
-_UNSEEN: Final = -1
-
-
-class _Strings:
-    """The dictionary of one string column: code 0 is NA, then the distinct values seen, so a
-    snapshot is one Arrow ``take`` with no mask. Compacted when it holds many more values than
-    the live rows can reference."""
-
-    __slots__ = ("arrow", "codes", "generation", "values")
-
-    def __init__(self) -> None:
-        self.values: list[str | None] = [None]
-        self.codes: dict[Any, int] = {None: 0}
-        self.generation = 0
-        self.arrow: tuple[int, int, pa.Array] = (-1, 0, pa.array([], _ARROW_STRING))
-
-    def encode(self, values: Sequence[Any]) -> np.ndarray:
-        """Codes of ``values``, adding the values not seen before."""
-        codes = np.fromiter(map(self.codes.get, values, repeat(_UNSEEN)), np.int32, len(values))
-        if _UNSEEN in codes:
-            for i in np.flatnonzero(codes == _UNSEEN).tolist():
-                codes[i] = self._add(values[i])
-        return codes
-
-    def _add(self, value: Any) -> int:
-        code = self.codes.get(value)
-        if code is None:
-            if not isinstance(value, str):
-                raise TypeError(f"expected a string, got {value!r}")
-            code = self.codes[value] = len(self.values)
-            self.values.append(value)
-        return code
-
-    def compact(self, live: np.ndarray) -> np.ndarray:
-        """Keep only the values ``live`` codes use (and NA); return ``live`` recoded."""
-        used, inverse = np.unique(np.concatenate(([0], live)), return_inverse=True)
-        self.values = [self.values[i] for i in used]
-        self.codes = {v: i for i, v in enumerate(self.values)}
-        self.generation += 1
-        return inverse[1:].astype(np.int32)
-
-    def dictionary(self, values: list[str | None], generation: int, n: int) -> pa.Array:
-        """At least the first ``n`` values as Arrow strings, converting only what is new since
-        the last call (made outside the lock, with ``values`` and ``n`` read under it)."""
-        gen, done, arrow = self.arrow
-        if gen != generation:
-            arrow, done = pa.array([], _ARROW_STRING), 0
-        if done < n:
-            arrow = pa.concat_arrays([arrow, pa.array(values[done:n], _ARROW_STRING)])
-            self.arrow = (generation, n, arrow)
-        return arrow
-
-
-class _Store:
-    """How one column is held (``dtype``), encoded from row values and decoded to pandas."""
-
-    def __init__(self, column: Column) -> None:
-        self.column = column
-        self.kind = column.kind
-        self.strings = _Strings() if column.kind is Kind.STRING else None
-        codes = column.categories if column.kind is Kind.CATEGORY else (False, True)  # or bools
-        self.lookup: dict[Any, int] = {None: -1, **{v: i for i, v in enumerate(codes)}}
-        self.dtype = np.dtype(_STORAGE[column.kind])
-        self.na: Any = _NA.get(column.kind, -1)
-
-    def encode(self, values: Sequence[Any]) -> np.ndarray:
-        if values[0] is None and values.count(None) == len(values):
-            return np.full(len(values), self.na, self.dtype)  # a field this event lacks
-        kind = self.kind
-        if kind is Kind.FLOAT:
-            return np.array(values, dtype=np.float64)
-        if kind is Kind.INT or kind is Kind.TIMESTAMP:
-            try:
-                return np.array(values, dtype=np.int64)
-            except TypeError:  # NA among them
-                return np.array([INT64_MIN if v is None else v for v in values], dtype=np.int64)
-        if kind is Kind.CATEGORY or kind is Kind.BOOL:
-            return np.fromiter(map(self.lookup.__getitem__, values), np.int8, len(values))
-        if self.strings is not None:
-            return self.strings.encode(values)
-        out = np.empty(len(values), dtype=object)
-        for i, value in enumerate(values):  # item by item: numpy would nest equal-length lists
-            out[i] = None if value is None else tuple(value)
-        return out
-
-    def decode(self, data: np.ndarray, strings: tuple[list[str | None], int, int] | None) -> Any:
-        """The pandas array of a copy of live rows (``strings``: the dictionary's state read
-        under the lock, as :meth:`LiveFrame.since` takes it)."""
-        dictionary = None
-        if self.strings is not None and strings is not None:
-            dictionary = self.strings.dictionary(*strings)
-        return from_numpy(self.column, data, dictionary)
-
-
-_NA: Final = {Kind.FLOAT: np.nan, Kind.INT: INT64_MIN, Kind.TIMESTAMP: INT64_MIN, Kind.LIST: None,
-               Kind.STRING: 0}
-_STORAGE: Final = {
-    Kind.FLOAT: "float64", Kind.INT: "int64", Kind.TIMESTAMP: "int64", Kind.BOOL: "int8",
-    Kind.CATEGORY: "int8", Kind.STRING: "int32", Kind.LIST: "object",
-}
 
 
 class LiveFrame:

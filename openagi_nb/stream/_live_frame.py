@@ -1,7 +1,9 @@
 """LiveFrame: a bounded columnar buffer of one channel's events, read as pandas snapshots.
 
-The stream's thread appends rows (``model.flatten``); notebook code and widgets take
-:meth:`LiveFrame.snapshot` (the window) or :meth:`LiveFrame.since` (what is new) from any thread.
+The stream's thread appends rows (``model.flatten``) or Arrow batches of rows
+(:meth:`LiveFrame.extend_arrow`, encoded a column at a time by ``_stores``); notebook code and
+widgets take :meth:`LiveFrame.snapshot` (the window) or :meth:`LiveFrame.since` (what is new)
+from any thread.
 Rows live in preallocated numpy columns laid out as a ring, in the declared schema:
 
 - timestamps and integers as ``int64`` with ``INT64_MIN`` for NA (the NaT bit pattern);
@@ -11,11 +13,11 @@ Rows live in preallocated numpy columns laid out as a ring, in the declared sche
 - lists (``network_partition.nodes``) as Python objects.
 
 Appends are batched: rows wait in a short list and are written to the columns in blocks, or as
-soon as a reader asks, so readers see every appended row. One lock guards it all; a snapshot holds
-it only to copy the live slots, and converts to pandas after, with ``model.from_numpy`` and
-``model.assemble`` (``openagi_nb/model/_columns.py``): the conversion a capture's frames share.
-:meth:`LiveFrame.arrays` copies only the rows of a time range, found by binary search
-(``_ring``), as numpy columns.
+soon as a reader asks (or an Arrow batch comes), so readers see every appended row. One lock
+guards it all; a snapshot holds it only to copy the live slots, and converts to pandas after,
+with ``model.from_numpy`` and ``model.assemble`` (``openagi_nb/model/_columns.py``): the
+conversion a capture's frames share. :meth:`LiveFrame.arrays` copies only the rows of a time
+range, found by binary search (``_ring``), as numpy columns.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..model import Channel, assemble, columns
 from ._arrays import Arrays, copied, positions
@@ -113,9 +116,43 @@ class LiveFrame:
         if len(row) != self._width:
             raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
 
+    def extend_arrow(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Add the rows of an Arrow batch of this channel (``docs/protocol.md`` section 14.5):
+        its columns, named as declared, are encoded whole into the frame's layout (see
+        ``_stores``), with no Python object per row, and stored as :meth:`extend` stores the
+        same rows, after the rows appended before. Declared columns it lacks are all NA.
+
+        Rows a row window drops at once are not encoded, as with :meth:`extend`.
+
+        Raises:
+            ValueError: a column the schema does not declare (or twice), of an Arrow type its
+                column does not take, or a category value outside its closed set; nothing is
+                added then.
+        """
+        names = batch.schema.names
+        declared = {s.column.name for s in self._stores}
+        if len(set(names)) != len(names) or not declared.issuperset(names):
+            wrong = sorted({n for n in names if n not in declared or names.count(n) > 1})
+            raise ValueError(f"{self.channel}: columns not in the schema or repeated: {wrong}")
+        appended = batch.num_rows
+        if not appended:
+            return
+        with self._lock:
+            self._commit()  # rows appended before come first
+            if self._max_rows is not None and appended > self._max_rows:
+                batch = batch.slice(appended - self._max_rows)
+            try:
+                encoded = [s.encode_arrow(batch.column(s.column.name)) if s.column.name in names
+                           else np.full(batch.num_rows, s.na, s.dtype) for s in self._stores]
+            except (TypeError, ValueError, OverflowError, pa.ArrowException) as error:
+                raise ValueError(f"{self.channel}: {error}") from error
+            self._store(encoded, appended)
+
     def _commit(self) -> None:
         """Write the pending rows into the columns (lock held)."""
         rows, self._pending = self._pending, []
+        if not rows:
+            return
         appended = len(rows)
         if self._max_rows is not None and appended > self._max_rows:
             rows = rows[-self._max_rows:]
@@ -127,8 +164,14 @@ class LiveFrame:
             appended -= len(rows) - len(valid)
             rows = valid
             encoded = self._encode(rows) if rows else []
+        self._store(encoded, appended)
+
+    def _store(self, encoded: list[np.ndarray], appended: int) -> None:
+        """Write encoded rows (one array per column, no more than the row window) into the
+        columns, as the newest of ``appended`` rows, evicting what leaves the window (lock
+        held)."""
         self._total += appended
-        m = len(rows)
+        m = len(encoded[0]) if encoded else 0
         if not m:
             return
         self._make_room(m)

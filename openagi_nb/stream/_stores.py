@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model import Column, Kind, from_numpy
 from ._ring import INT64_MIN
@@ -19,6 +20,9 @@ __all__ = ["_NA", "_STORAGE", "_Store", "_Strings"]
 
 _ARROW_STRING: Final = pa.large_string()  # what pandas' string dtype holds: no cast later
 _UNSEEN: Final = -1
+_OUTSIDE: Final = -2  # the code of a category value not in the closed set
+_TEXT: Final = (pa.string(), pa.large_string())
+_UTC_NS: Final = pa.timestamp("ns", "UTC")
 
 
 class _Strings:
@@ -103,6 +107,68 @@ class _Store:
             out[i] = None if value is None else tuple(value)
         return out
 
+    def encode_arrow(self, array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """What :meth:`encode` gives for the values of an Arrow column of this kind (a column of
+        an Arrow batch, ``docs/protocol.md`` section 14.5), one numpy or Arrow operation per
+        column, not a Python object per row (but for lists): a dictionary's values are looked up
+        once each, then its indices mapped to codes.
+
+        Raises:
+            ValueError: an Arrow type this column does not take, or a category value outside
+                its closed set (both named).
+        """
+        if not _takes(self.kind, array.type):
+            raise ValueError(f"{self.column.name}: a {self.kind} column, not {array.type}")
+        if isinstance(array, pa.Array):
+            return self._encode_chunk(array)
+        chunks = [self._encode_chunk(c) for c in array.chunks]
+        if len(chunks) == 1:
+            return chunks[0]
+        return np.concatenate(chunks) if chunks else np.empty(0, self.dtype)
+
+    def _encode_chunk(self, array: pa.Array) -> np.ndarray:
+        if array.null_count == len(array):  # a field none of these events has (or no rows)
+            return np.full(len(array), self.na, self.dtype)
+        kind = self.kind
+        if kind is Kind.LIST:
+            return self.encode(array.to_pylist())
+        if kind is Kind.STRING or kind is Kind.CATEGORY:
+            if not pa.types.is_dictionary(array.type):
+                array = pc.dictionary_encode(array)
+            return self._encode_dictionary(array)
+        stored = pa.from_numpy_dtype(self.dtype)
+        if array.type != stored:
+            array = array.cast(stored)  # bools to 0/1, times to ns, integers to floats
+        if array.null_count:
+            array = array.fill_null(self.na)
+        return np.asarray(array.to_numpy(zero_copy_only=False), self.dtype)
+
+    def _encode_dictionary(self, array: pa.DictionaryArray) -> np.ndarray:
+        """Codes of a dictionary array of strings: its values encoded, then picked by index."""
+        if len(array.dictionary) > len(array):  # shared with other batches: keep those used
+            array = pc.dictionary_encode(array.dictionary_decode())
+        values = array.dictionary.to_pylist()
+        if self.strings is not None:
+            table = self.strings.encode(values)
+        else:
+            table = np.fromiter(map(self.lookup.get, values, repeat(_OUTSIDE)), np.int8,
+                                len(values))
+        table = np.append(table, np.array(self.na, self.dtype))  # index -1: NA
+        indices = array.indices
+        if pa.types.is_unsigned_integer(indices.type):
+            indices = indices.cast(pa.int64())
+        if indices.null_count:
+            indices = indices.fill_null(-1)
+        positions = indices.to_numpy(zero_copy_only=False)
+        codes: np.ndarray = table[positions]
+        if self.strings is None and _OUTSIDE in table:
+            outside = np.flatnonzero(codes == _OUTSIDE)
+            if len(outside):
+                value = values[int(positions[outside[0]])]
+                raise ValueError(f"{self.column.name}: {value!r} is not one of "
+                                 f"{list(self.column.categories)}")
+        return codes
+
     def decode(self, data: np.ndarray, strings: tuple[list[str | None], int, int] | None) -> Any:
         """The pandas array of a copy of live rows (``strings``: the dictionary's state read
         under the lock, as :meth:`LiveFrame.since` takes it)."""
@@ -118,3 +184,23 @@ _STORAGE: Final = {
     Kind.FLOAT: "float64", Kind.INT: "int64", Kind.TIMESTAMP: "int64", Kind.BOOL: "int8",
     Kind.CATEGORY: "int8", Kind.STRING: "int32", Kind.LIST: "object",
 }
+
+
+def _takes(kind: Kind, arrow_type: pa.DataType) -> bool:
+    """Whether an Arrow batch's column of ``arrow_type`` can fill a column of ``kind``: the
+    types of ``docs/protocol.md`` section 14.5, plain strings for dictionaries, integers for
+    floats, and the null type (a column with no value) for any."""
+    if pa.types.is_null(arrow_type):
+        return True
+    if kind is Kind.STRING or kind is Kind.CATEGORY:
+        if pa.types.is_dictionary(arrow_type):
+            return arrow_type.value_type in _TEXT
+        return arrow_type in _TEXT
+    if kind is Kind.LIST:
+        return ((pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type))
+                and arrow_type.value_type in _TEXT)
+    if kind is Kind.TIMESTAMP:
+        return bool(arrow_type == _UTC_NS)
+    if kind is Kind.FLOAT:
+        return arrow_type in (pa.float64(), pa.int64())
+    return bool(arrow_type == (pa.int64() if kind is Kind.INT else pa.bool_()))

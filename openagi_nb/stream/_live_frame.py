@@ -1,7 +1,9 @@
 """LiveFrame: a bounded columnar buffer of one channel's events, read as pandas snapshots.
 
-The stream's thread appends rows (``model.flatten``); notebook code and widgets take
-:meth:`LiveFrame.snapshot` (the window) or :meth:`LiveFrame.since` (what is new) from any thread.
+The stream's thread appends rows (``model.flatten``) or Arrow batches of rows
+(:meth:`LiveFrame.extend_arrow`, encoded a column at a time by ``_stores``); notebook code and
+widgets take :meth:`LiveFrame.snapshot` (the window) or :meth:`LiveFrame.since` (what is new)
+from any thread.
 Rows live in preallocated numpy columns laid out as a ring, in the declared schema:
 
 - timestamps and integers as ``int64`` with ``INT64_MIN`` for NA (the NaT bit pattern);
@@ -11,25 +13,24 @@ Rows live in preallocated numpy columns laid out as a ring, in the declared sche
 - lists (``network_partition.nodes``) as Python objects.
 
 Appends are batched: rows wait in a short list and are written to the columns in blocks, or as
-soon as a reader asks, so readers see every appended row. One lock guards it all; a snapshot holds
-it only to copy the live slots, and converts to pandas after, with ``model.from_numpy`` and
-``model.assemble`` (``openagi_nb/model/_columns.py``): the conversion a capture's frames share.
-:meth:`LiveFrame.arrays` copies only the rows of a time range, found by binary search
-(``_ring``), as numpy columns.
+soon as a reader asks (or an Arrow batch comes), so readers see every appended row. One lock
+guards it all; a snapshot holds it only to copy the live slots, and converts to pandas after,
+with ``model.from_numpy`` and ``model.assemble`` (``openagi_nb/model/_columns.py``): the
+conversion a capture's frames share. :meth:`LiveFrame.arrays` copies only the rows of a time
+range, found by binary search (``_ring``), as numpy columns.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..model import Channel, Column, Kind, assemble, columns, from_numpy
+from ..model import Channel, assemble, columns
 from ._arrays import Arrays, copied, positions
 from ._ring import (
     INT64_MIN,
@@ -42,113 +43,13 @@ from ._ring import (
     regrown,
     time_order,
 )
+from ._stores import _Store
 from ._window import Window, parse_window
 
 __all__ = ["LiveFrame", "Window"]
 
 _BATCH: Final = 1024
-_ARROW_STRING: Final = pa.large_string()  # what pandas' string dtype holds: no cast later
 _FIRST_CAPACITY: Final = 4096
-_UNSEEN: Final = -1
-
-
-class _Strings:
-    """The dictionary of one string column: code 0 is NA, then the distinct values seen, so a
-    snapshot is one Arrow ``take`` with no mask. Compacted when it holds many more values than
-    the live rows can reference."""
-
-    __slots__ = ("arrow", "codes", "generation", "values")
-
-    def __init__(self) -> None:
-        self.values: list[str | None] = [None]
-        self.codes: dict[Any, int] = {None: 0}
-        self.generation = 0
-        self.arrow: tuple[int, int, pa.Array] = (-1, 0, pa.array([], _ARROW_STRING))
-
-    def encode(self, values: Sequence[Any]) -> np.ndarray:
-        """Codes of ``values``, adding the values not seen before."""
-        codes = np.fromiter(map(self.codes.get, values, repeat(_UNSEEN)), np.int32, len(values))
-        if _UNSEEN in codes:
-            for i in np.flatnonzero(codes == _UNSEEN).tolist():
-                codes[i] = self._add(values[i])
-        return codes
-
-    def _add(self, value: Any) -> int:
-        code = self.codes.get(value)
-        if code is None:
-            if not isinstance(value, str):
-                raise TypeError(f"expected a string, got {value!r}")
-            code = self.codes[value] = len(self.values)
-            self.values.append(value)
-        return code
-
-    def compact(self, live: np.ndarray) -> np.ndarray:
-        """Keep only the values ``live`` codes use (and NA); return ``live`` recoded."""
-        used, inverse = np.unique(np.concatenate(([0], live)), return_inverse=True)
-        self.values = [self.values[i] for i in used]
-        self.codes = {v: i for i, v in enumerate(self.values)}
-        self.generation += 1
-        return inverse[1:].astype(np.int32)
-
-    def dictionary(self, values: list[str | None], generation: int, n: int) -> pa.Array:
-        """At least the first ``n`` values as Arrow strings, converting only what is new since
-        the last call (made outside the lock, with ``values`` and ``n`` read under it)."""
-        gen, done, arrow = self.arrow
-        if gen != generation:
-            arrow, done = pa.array([], _ARROW_STRING), 0
-        if done < n:
-            arrow = pa.concat_arrays([arrow, pa.array(values[done:n], _ARROW_STRING)])
-            self.arrow = (generation, n, arrow)
-        return arrow
-
-
-class _Store:
-    """How one column is held (``dtype``), encoded from row values and decoded to pandas."""
-
-    def __init__(self, column: Column) -> None:
-        self.column = column
-        self.kind = column.kind
-        self.strings = _Strings() if column.kind is Kind.STRING else None
-        codes = column.categories if column.kind is Kind.CATEGORY else (False, True)  # or bools
-        self.lookup: dict[Any, int] = {None: -1, **{v: i for i, v in enumerate(codes)}}
-        self.dtype = np.dtype(_STORAGE[column.kind])
-        self.na: Any = _NA.get(column.kind, -1)
-
-    def encode(self, values: Sequence[Any]) -> np.ndarray:
-        if values[0] is None and values.count(None) == len(values):
-            return np.full(len(values), self.na, self.dtype)  # a field this event lacks
-        kind = self.kind
-        if kind is Kind.FLOAT:
-            return np.array(values, dtype=np.float64)
-        if kind is Kind.INT or kind is Kind.TIMESTAMP:
-            try:
-                return np.array(values, dtype=np.int64)
-            except TypeError:  # NA among them
-                return np.array([INT64_MIN if v is None else v for v in values], dtype=np.int64)
-        if kind is Kind.CATEGORY or kind is Kind.BOOL:
-            return np.fromiter(map(self.lookup.__getitem__, values), np.int8, len(values))
-        if self.strings is not None:
-            return self.strings.encode(values)
-        out = np.empty(len(values), dtype=object)
-        for i, value in enumerate(values):  # item by item: numpy would nest equal-length lists
-            out[i] = None if value is None else tuple(value)
-        return out
-
-    def decode(self, data: np.ndarray, strings: tuple[list[str | None], int, int] | None) -> Any:
-        """The pandas array of a copy of live rows (``strings``: the dictionary's state read
-        under the lock, as :meth:`LiveFrame.since` takes it)."""
-        dictionary = None
-        if self.strings is not None and strings is not None:
-            dictionary = self.strings.dictionary(*strings)
-        return from_numpy(self.column, data, dictionary)
-
-
-_NA: Final = {Kind.FLOAT: np.nan, Kind.INT: INT64_MIN, Kind.TIMESTAMP: INT64_MIN, Kind.LIST: None,
-               Kind.STRING: 0}
-_STORAGE: Final = {
-    Kind.FLOAT: "float64", Kind.INT: "int64", Kind.TIMESTAMP: "int64", Kind.BOOL: "int8",
-    Kind.CATEGORY: "int8", Kind.STRING: "int32", Kind.LIST: "object",
-}
 
 
 class LiveFrame:
@@ -215,9 +116,43 @@ class LiveFrame:
         if len(row) != self._width:
             raise ValueError(f"{self.channel}: expected {self._width} values, got {len(row)}")
 
+    def extend_arrow(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Add the rows of an Arrow batch of this channel (``docs/protocol.md`` section 14.5):
+        its columns, named as declared, are encoded whole into the frame's layout (see
+        ``_stores``), with no Python object per row, and stored as :meth:`extend` stores the
+        same rows, after the rows appended before. Declared columns it lacks are all NA.
+
+        Rows a row window drops at once are not encoded, as with :meth:`extend`.
+
+        Raises:
+            ValueError: a column the schema does not declare (or twice), of an Arrow type its
+                column does not take, or a category value outside its closed set; nothing is
+                added then.
+        """
+        names = batch.schema.names
+        declared = {s.column.name for s in self._stores}
+        if len(set(names)) != len(names) or not declared.issuperset(names):
+            wrong = sorted({n for n in names if n not in declared or names.count(n) > 1})
+            raise ValueError(f"{self.channel}: columns not in the schema or repeated: {wrong}")
+        appended = batch.num_rows
+        if not appended:
+            return
+        with self._lock:
+            self._commit()  # rows appended before come first
+            if self._max_rows is not None and appended > self._max_rows:
+                batch = batch.slice(appended - self._max_rows)
+            try:
+                encoded = [s.encode_arrow(batch.column(s.column.name)) if s.column.name in names
+                           else np.full(batch.num_rows, s.na, s.dtype) for s in self._stores]
+            except (TypeError, ValueError, OverflowError, pa.ArrowException) as error:
+                raise ValueError(f"{self.channel}: {error}") from error
+            self._store(encoded, appended)
+
     def _commit(self) -> None:
         """Write the pending rows into the columns (lock held)."""
         rows, self._pending = self._pending, []
+        if not rows:
+            return
         appended = len(rows)
         if self._max_rows is not None and appended > self._max_rows:
             rows = rows[-self._max_rows:]
@@ -229,8 +164,14 @@ class LiveFrame:
             appended -= len(rows) - len(valid)
             rows = valid
             encoded = self._encode(rows) if rows else []
+        self._store(encoded, appended)
+
+    def _store(self, encoded: list[np.ndarray], appended: int) -> None:
+        """Write encoded rows (one array per column, no more than the row window) into the
+        columns, as the newest of ``appended`` rows, evicting what leaves the window (lock
+        held)."""
         self._total += appended
-        m = len(rows)
+        m = len(encoded[0]) if encoded else 0
         if not m:
             return
         self._make_room(m)

@@ -17,8 +17,9 @@ import orjson
 from ..exceptions import TokenRequestFailed
 from ..model import BatchFormat, BatchSettings, Compression
 from ._token import api_url
+from ._transport import tls_context
 
-__all__ = ["STATUS_PATH", "fetch_features", "offer"]
+__all__ = ["STATUS_PATH", "batch_to_ask", "fetch_features", "offer"]
 
 log = logging.getLogger("openagi_nb.client")
 
@@ -57,3 +58,15 @@ def offer(features: dict[str, Any], wanted: BatchSettings) -> BatchSettings | No
     compression = wanted.compression if (
         fmt is BatchFormat.ARROW and wanted.compression.value in codecs) else Compression.NONE
     return BatchSettings(fmt, compression, wanted.max_events, wanted.max_delay_ms)
+
+
+def batch_to_ask(url: str, wanted: BatchSettings | None, sslopt: dict[str, Any] | None,
+                 timeout: float) -> BatchSettings | None:
+    """What to ask of the server at ``url`` when ``wanted`` (None: nothing), from its status."""
+    if wanted is None:
+        return None
+    try:
+        context = tls_context(sslopt or {}) if url.startswith("wss") else None
+    except (ValueError, OSError):
+        context = None  # the connection will say what is wrong with the TLS options
+    return offer(fetch_features(url, timeout=timeout, ssl_context=context), wanted)

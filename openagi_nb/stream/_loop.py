@@ -19,15 +19,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import pandas as pd
 
-from ..capture import CaptureWriter
-from ..exceptions import AuthenticationFailed, CaptureError, ConnectionFailed, StreamError
-from ..model import MAX_MESSAGE, Channel
+from ..exceptions import AuthenticationFailed, ConnectionFailed, StreamError
+from ..model import MAX_MESSAGE, BatchSettings, Channel, messages_of
+from ._events import Columns
+from ._features import batch_to_ask
 from ._listeners import Listeners
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
-from ._recording import failure, guarded, open_writer
+from ._recording import Recording
 from ._resume import Gap
 from ._session import ClientSession, Event, Rejected, Reply
 from ._stats import Counters, Rejects, State, StreamStats
@@ -58,21 +60,20 @@ class StreamLoop:
         record_to: str | Path | None, *, ping: tuple[float, float], connect_timeout: float,
         sslopt: dict[str, Any] | None, max_message: int = MAX_MESSAGE,
         rotate: tuple[float | None, int | None] = (None, None),
+        batch: BatchSettings | None = None,
     ) -> None:
         self.url = url
         self._token = token
         self._provider = token_provider
         self._appends = {c.value: f.append for c, f in frames.items()}
-        self._record_to = record_to
-        self._writer: CaptureWriter | None = None
-        self._rotate = rotate
-        self.write_error: CaptureError | None = None  # why the recording stopped: stop() raises
+        self._columns = {c.value: f.extend_arrow for c, f in frames.items()}
+        self.recording = Recording(record_to, rotate, url)
         self._connect_timeout, self._sslopt = connect_timeout, sslopt
         self.listeners = Listeners()
         self.counters = Counters()
         self._rejects = Rejects()
         self._session = ClientSession(channels, ping_interval=ping[0], ping_timeout=ping[1],
-                                      max_message=max_message)
+                                      max_message=max_message, batch=batch)
         self._state = State.NEW
         self._last_error: str | None = None
         self._error: StreamError | None = None
@@ -145,6 +146,9 @@ class StreamLoop:
                 self._token = self._provider()
             except Exception as exc:  # any failure of user code is a reason to retry
                 return Failure(Ending(Outcome.NETWORK), f"token_provider failed: {exc}"), 0.0
+        # asked before each connection: the server may have been restarted with other options
+        ask = batch_to_ask(self.url, self._session.batch, self._sslopt,
+                           min(self._connect_timeout, 5.0))
         dial = Dial(self.url, self._token, timeout=self._connect_timeout, sslopt=self._sslopt)
         with self._lock:
             self._dial = dial
@@ -158,7 +162,7 @@ class StreamLoop:
         opened = time.monotonic()
         with self._lock:
             self._transport = transport
-            self._session.connection_made(opened)
+            self._session.connection_made(opened, ask)
         try:
             self._connected()
             failure = self._read(transport)
@@ -225,26 +229,28 @@ class StreamLoop:
 
     def _housekeeping(self, now: float) -> None:
         self.counters.sample(now)
-        if self._writer is not None and (exc := guarded(self._writer.flush_if_due)):
-            self._recording_failed(exc)
+        if not self.recording.flush_if_due():
+            self._last_error = self.recording.last_error
 
     # --- delivery: the hot path ----------------------------------------------------------
 
     def _deliver(self, events: list[Event]) -> None:
         """Hand each event to the frames, the recording and the listeners, in order."""
-        appends, writer, listeners = self._appends, self._writer, self.listeners
+        appends, recording, listeners = self._appends, self.recording, self.listeners
         counters = self.counters
         received, delivered = counters.received, 0
         for event in events:
             if type(event) is tuple:
                 channel, row, raw, obj = event
                 appends[channel](row)
-                if writer is not None:
+                if recording.active:
                     self._record(raw)
                 if listeners:
                     listeners.dispatch(obj, obj["type"], obj["event"])
                 received[channel] += 1
                 delivered += 1
+            elif type(event) is Columns:
+                delivered += self._deliver_columns(event)
             elif type(event) is Reply:
                 self._reply(event)
             elif type(event) is Rejected:
@@ -253,11 +259,26 @@ class StreamLoop:
         if counters.total >= self._wake_at:
             self._notify()
 
+    def _deliver_columns(self, event: Columns) -> int:
+        """An ``"arrow"`` batch's accepted rows: one append; messages made for the recording
+        (which asks for ``"json"`` batches, so only if a server sent arrow anyway) and the
+        listeners only when there are some."""
+        channel, table = event.channel, event.table
+        self._columns[channel](table)
+        if self.recording.active or self.listeners:
+            for obj in messages_of(channel, table):
+                if self.recording.active:
+                    self._record(orjson.dumps(obj))
+                if self.listeners:
+                    self.listeners.dispatch(obj, obj["type"], obj["event"])
+        self.counters.received[channel] += table.num_rows
+        return int(table.num_rows)
+
     def _reply(self, reply: Reply) -> None:
         if reply.kind == "error":
             self._last_error = self._session.last_error
             log.info("%s: %s", self.url, self._last_error)
-        if self._writer is not None:
+        if self.recording.active:
             self._record(reply.raw)
         if self.listeners:
             self.listeners.dispatch(reply.message, reply.kind)
@@ -266,26 +287,12 @@ class StreamLoop:
         self._rejects.add(rejected.raw, rejected.reason)
         counts = self.counters.rejected
         counts[rejected.channel] = counts.get(rejected.channel, 0) + 1
-        if rejected.record and self._writer is not None:
+        if rejected.record and self.recording.active:
             self._record(rejected.raw)
 
     def _record(self, data: bytes) -> None:
-        writer = self._writer
-        if writer is None:
-            return
-        try:
-            writer.write(data)
-        except OSError as exc:  # CaptureError: the disk, not the stream, has a problem
-            self._recording_failed(exc)
-        except ValueError:  # junk spanning lines that is not JSON: it is in rejects already
-            pass
-
-    def _recording_failed(self, exc: OSError) -> None:
-        """Disk full, permission: the recording ends, not the stream (see ``_recording.py``)."""
-        self.write_error, self._last_error = failure(exc, self.url)
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            guarded(writer.close)
+        if not self.recording.write(data):  # disk full, permission: the recording ends
+            self._last_error = self.recording.last_error
 
     def _emit(self, event: dict[str, Any]) -> None:
         self.listeners.dispatch(event, event["type"])
@@ -305,8 +312,6 @@ class StreamLoop:
         with self._lock:
             self._session.unsubscribe(channel)
 
-    def open_recording(self) -> None:
-        self._writer = open_writer(self._record_to, self._rotate)
 
     def request_stop(self) -> None:
         """Ask the thread to stop: it closes the connection at its next tick, ends an attempt
@@ -331,10 +336,8 @@ class StreamLoop:
     def finish(self) -> None:
         """Once no thread runs (its last step, or stop() after it): close the recording, say
         ``stopped``; idempotent."""
-        with self._lock:
-            writer, self._writer = self._writer, None
-        if writer is not None and (exc := guarded(writer.close)):
-            self._recording_failed(exc)
+        if not self.recording.close():
+            self._last_error = self.recording.last_error
         if self._state is not State.FAILED:
             self._state = State.STOPPED
             self._notify()
@@ -380,7 +383,7 @@ class StreamLoop:
             gaps=len(self.gap_list()), duplicates=session.resume.duplicates,
             ignored=session.ignored, callback_errors=self.listeners.errors, backoff=self.delay,
             last_error=scrub(last_error, self._token) if last_error else None,
-            recording=str(self._writer.path) if self._writer is not None else None,
+            recording=self.recording.path, batching=session.batch_note,
         )
 
     def rejects_frame(self) -> pd.DataFrame:

@@ -59,6 +59,9 @@ class StreamStats:
         callback_errors: exceptions raised by listeners.
         last_error: the newest connection or protocol problem, never with a token.
         recording: the capture being written (``record_to``), None when not recording.
+        batching: what was negotiated with the server (``docs/protocol.md`` section 14):
+            ``arrow lz4, up to 4096 events or 50 ms``, ``json, ...``, ``off`` (``batch=False``),
+            ``not offered by the server``, ``refused by the server: ...``, or ``asked``.
     """
 
     state: State
@@ -74,6 +77,7 @@ class StreamStats:
     callback_errors: int = 0
     last_error: str | None = None
     recording: str | None = None
+    batching: str = "off"
 
     @property
     def total(self) -> int:

@@ -309,9 +309,12 @@ class ResettingServer:
             if not chunk:
                 return
             request += chunk
+        key = next((line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                    if line.lower().startswith(b"sec-websocket-key")), None)
+        if key is None:  # not an upgrade (the client asks for the status first): none here
+            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            return
         self.connections += 1
-        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
-                   if line.lower().startswith(b"sec-websocket-key"))
         accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
         events = b"".join(model.text_frame(self._event()) for _ in range(self._events))
         conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"

@@ -203,14 +203,21 @@ def test_an_expired_static_token_fails_the_stream(serve, tmp_path):
         assert stream.stats.state is State.FAILED
 
 
+@pytest.mark.parametrize(("batch", "cut_every"), [
+    (False, 60_000),
+    ("json", 60_000),  # batches of 100 events: about 20 KB a frame
+    ("arrow", 30_000),  # 5 to 7 KB a frame with lz4: cuts land inside batches
+])
 def test_a_connection_cut_every_few_kilobytes_loses_and_duplicates_nothing(
-        serve, cutting_proxy, tmp_path):
+        serve, cutting_proxy, tmp_path, batch, cut_every):
     count = 3000
-    server = serve(write_capture(tmp_path / "c.jsonl", count), speed=MAX, wait_for=1)
-    proxy = cutting_proxy(server.port, cut_every=60_000)
+    server = serve(write_capture(tmp_path / "c.jsonl", count), speed=MAX, wait_for=1,
+                   batch_max_events=100)
+    proxy = cutting_proxy(server.port, cut_every=cut_every)
     url = f"ws://127.0.0.1:{proxy.port}/api/v1/ws"
-    with EventStream(url, token=server.token("cut")) as stream:
+    with EventStream(url, token=server.token("cut"), batch=batch) as stream:
         stream.wait_for(count, timeout=60)
+        assert stream.stats.batching.startswith(str(batch) if batch else "off")
         assert proxy.cuts >= 3
         assert stream.stats.reconnects >= 3
         assert np.array_equal(seqs(stream), np.arange(1, count + 1))

@@ -43,7 +43,7 @@ class Ring:
         self.capacity = capacity
         self.head = 0
         self._framer = framer
-        self._segments: deque[_Segment] = deque()
+        self._segments: deque[_Segment] = deque()  # described, not framed yet, in seq order
         self._built = 0  # every retained seq up to this one has its frame stored
         self._frames: list[bytes] = [b""] * capacity
         self._channels = bytearray(capacity)
@@ -87,26 +87,37 @@ class Ring:
             raise ValueError(f"{count} frames do not fit in a ring of {cap}")
         if not count:
             return
-        self._segments.append(_Segment(self.head + 1, index, count, offset))
+        segments = self._segments
+        last = segments[-1] if segments else None
+        if last is not None and last.first + last.size == self.head + 1 and (
+                last.start + last.size == index and last.offset == offset):
+            segments[-1] = last._replace(size=last.size + count)  # the capture goes on
+        else:
+            segments.append(_Segment(self.head + 1, index, count, offset))
         start = (self.head + 1) % cap
         first = min(count, cap - start)
         self._store(start, None, channels[:first])
         if first < count:
             self._store(0, None, channels[first:])
-        oldest, segments = self.oldest, self._segments
+        oldest = self.oldest
         while segments and segments[0].first + segments[0].size - 1 <= oldest:
-            segments.popleft()
+            segments.popleft()  # evicted before any client needed them
 
     def _build(self, upto: int) -> None:
         """Frame the described messages up to ``seq`` ``upto`` not framed yet."""
         done = max(self._built, self.oldest)
         if upto <= done or self._framer is None:
             return
-        for seg in self._segments:
+        segments = self._segments
+        while segments and segments[0].first <= upto:
+            seg = segments[0]
             lo, hi = max(done, seg.first - 1), min(upto, seg.first + seg.size - 1)
             if hi > lo:
                 frames = self._framer(seg.start + lo + 1 - seg.first, hi - lo, lo + 1, seg.offset)
                 self._put(lo + 1, frames)
+            if hi < seg.first + seg.size - 1:
+                break  # the rest of it is not asked for yet
+            segments.popleft()
         self._built = upto
 
     def _put(self, seq: int, frames: list[bytes]) -> None:

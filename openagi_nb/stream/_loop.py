@@ -25,7 +25,7 @@ import pandas as pd
 from ..exceptions import AuthenticationFailed, ConnectionFailed, StreamError
 from ..model import MAX_MESSAGE, BatchSettings, Channel, messages_of
 from ._events import Columns
-from ._features import batch_to_ask
+from ._features import features, offer, status_path
 from ._listeners import Listeners
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
@@ -146,14 +146,14 @@ class StreamLoop:
                 self._token = self._provider()
             except Exception as exc:  # any failure of user code is a reason to retry
                 return Failure(Ending(Outcome.NETWORK), f"token_provider failed: {exc}"), 0.0
-        # asked before each connection: the server may have been restarted with other options
-        ask = batch_to_ask(self.url, self._session.batch, self._sslopt,
-                           min(self._connect_timeout, 5.0))
         dial = Dial(self.url, self._token, timeout=self._connect_timeout, sslopt=self._sslopt)
         with self._lock:
             self._dial = dial
         if self._stopping.is_set():
             dial.cancel()
+        wanted, ask = self._session.batch, None
+        if wanted is not None:
+            ask = offer(features(dial.fetch(status_path(self.url))), wanted)
         transport = dial.run()
         with self._lock:
             self._dial = None

@@ -151,3 +151,17 @@ def test_the_status_line_names_the_capture_being_recorded():
 
     text = status_html(StreamStats(state=State.LIVE, recording="/data/runs/today.jsonl.gz"))
     assert "recording today.jsonl.gz" in text
+
+
+@pytest.mark.parametrize(("batching", "shown"), [
+    ("arrow lz4, up to 4096 events or 50 ms", "batches arrow lz4"),
+    ("json, up to 4096 events or 50 ms", "batches json"),
+    ("off", "batches off"),
+    ("not offered by the server", "batches not offered"),
+    ("refused by the server: this server does not send batches", "batches refused"),
+])
+def test_the_status_line_says_in_a_word_what_batches_were_granted(batching, shown):
+    from openagi_nb.stream import State, StreamStats
+    from openagi_nb.widgets.status import status_html
+
+    assert shown + " · " in status_html(StreamStats(state=State.LIVE, batching=batching))

@@ -28,8 +28,14 @@ def _recording(stats: Any) -> str:
     return "off" if recording is None else html.escape(Path(recording).name)
 
 
+def _batches(stats: Any) -> str:
+    """What was negotiated, in a word or two: ``arrow lz4``, ``json``, ``off``, ``not offered``."""
+    text = str(getattr(stats, "batching", "off"))
+    return html.escape(text.split(",", 1)[0].replace(" by the server", "").split(":", 1)[0])
+
+
 def status_html(stats: Any, *, paused: bool = False) -> str:
-    """One line: state, events, events/s, lag, reconnects, gaps, rejects, recording.
+    """One line: state, events, events/s, lag, reconnects, gaps, rejects, batches, recording.
 
     ``stats`` is an ``EventStream.stats`` snapshot; a ``data-state`` attribute carries the
     state for scripts (the browser test reads it).
@@ -41,7 +47,7 @@ def status_html(stats: Any, *, paused: bool = False) -> str:
         f"<b style='color:{colour}'>● {html.escape(state)}</b>",
         f"{stats.total:,} events", f"{stats.events_per_second:,.1f} events/s",
         f"lag {_lag(stats)}", f"reconnects {stats.reconnects}", f"gaps {stats.gaps}",
-        f"rejects {rejects}", f"recording {_recording(stats)}",
+        f"rejects {rejects}", f"batches {_batches(stats)}", f"recording {_recording(stats)}",
     ]
     if paused:
         parts.append("<b>paused</b>")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from typing import Final
 
 import numpy as np
 
@@ -23,7 +22,6 @@ __all__ = ["Batch", "BatchLog", "Encode"]
 
 Encode = Callable[["Batch", BatchFormat, Compression], bytes]
 """Builds a batch's frame (header and payload) in a format: the hub's encoder."""
-_NONE: Final = np.zeros(0, dtype=np.int64)
 
 
 class Batch:
@@ -102,8 +100,9 @@ class BatchLog:
     """
 
     def __init__(self, max_events: int, max_delay: float) -> None:
-        self.limit = BatchSettings(max_events=max_events, max_delay_ms=max_delay * 1000)
+        self.limit_events, self.limit_delay = max_events, max_delay
         self.max_events, self.max_delay = max_events, max_delay
+        """The bounds batches are cut by now: the smallest asked by a client, or the server's."""
         self._asked: dict[object, tuple[int, float]] = {}
         self._open = [_Open() for _ in CHANNELS]
         self.closed: list[list[Batch]] = [[] for _ in CHANNELS]
@@ -115,12 +114,14 @@ class BatchLog:
 
     def grant(self, client: object, asked: BatchSettings) -> BatchSettings:
         """Register ``client``'s bounds; return what it gets (no more than asked or allowed)."""
-        events = min(asked.max_events or self.limit.max_events or 1, self.limit.max_events or 1)
-        delay = min(asked.max_delay_ms if asked.max_delay_ms is not None else 1e9,
-                    self.limit.max_delay_ms or 0.0)
-        self._asked[client] = (events, delay / 1000)
+        events, delay = self.limit_events, self.limit_delay
+        if asked.max_events is not None:
+            events = min(events, asked.max_events)
+        if asked.max_delay_ms is not None:
+            delay = min(delay, asked.max_delay_ms / 1000)
+        self._asked[client] = (events, delay)
         self._bounds()
-        return BatchSettings(asked.format, asked.compression, events, delay)
+        return BatchSettings(asked.format, asked.compression, events, delay * 1000)
 
     def release(self, client: object) -> None:
         """``client`` is gone: its bounds no longer apply."""
@@ -129,8 +130,8 @@ class BatchLog:
 
     def _bounds(self) -> None:
         asked = self._asked.values()
-        self.max_events = min((e for e, _ in asked), default=self.limit.max_events or 1)
-        self.max_delay = min((d for _, d in asked), default=(self.limit.max_delay_ms or 0) / 1e3)
+        self.max_events = min((e for e, _ in asked), default=self.limit_events)
+        self.max_delay = min((d for _, d in asked), default=self.limit_delay)
 
     @property
     def active(self) -> bool:
@@ -207,7 +208,3 @@ class BatchLog:
         """The first ``seq`` of channel ``c`` still held in a closed batch."""
         return self.closed[c][0].first if self.closed[c] else None
 
-
-def empty() -> np.ndarray:
-    """An empty ``seq`` array."""
-    return _NONE

@@ -236,10 +236,10 @@ class Hub:
         """What the server offers beyond the published API (``docs/protocol.md`` section 14)."""
         if self.batches is None:
             return {}
-        limit = self.batches.limit
+        batches = self.batches
         return {"batch": {
             "formats": [f.value for f in BatchFormat],
             "compression": [c.value for c in Compression],
-            "max_events": limit.max_events, "max_delay_ms": limit.max_delay_ms,
+            "max_events": batches.limit_events, "max_delay_ms": batches.limit_delay * 1000,
         }}
 

@@ -218,7 +218,10 @@ def arrow_table(channel: str, rows: Sequence[Row]) -> pa.Table:
 def arrow_batch(table: pa.Table, compression: Compression = Compression.NONE) -> bytes:
     """One ``"arrow"`` batch: ``table`` (of :func:`arrow_schema`) as an Arrow IPC stream."""
     sink = pa.BufferOutputStream()
-    options = pa.ipc.IpcWriteOptions(compression=_IPC_CODEC[compression])
+    # Arrow's thread pool doubles lz4's cost here (0.29 ms against 0.15 ms for 4,096 monitoring
+    # rows) but takes a third off zstd's (0.93 ms against 1.39 ms).
+    options = pa.ipc.IpcWriteOptions(compression=_IPC_CODEC[compression],
+                                     use_threads=compression is Compression.ZSTD)
     with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     data: bytes = sink.getvalue().to_pybytes()

@@ -42,10 +42,13 @@ class BatchCursor:
         self.after[c] = NEVER
 
     def position(self, head: int) -> int:
-        """The ``seq`` before the oldest event this client still needs (``head``: none)."""
-        log = self.log
-        return min([a for c, a in enumerate(self.after)
-                    if a != NEVER and log.pending_after(c, a)], default=head)
+        """The ``seq`` before the oldest event this client still needs (``head``: none). Only
+        what was published since counts: a quiet channel does not hold the others back."""
+        log, owed = self.log, []
+        for c, after in enumerate(self.after):
+            if after != NEVER and (first := log.first_after(c, after)) is not None:
+                owed.append(first - 1)
+        return min(owed, default=head)
 
     def idle(self) -> bool:
         """Whether no closed batch is owed."""

@@ -166,11 +166,15 @@ class BatchLog:
                 cut = True
         return cut
 
-    def flush(self) -> None:
-        """Close every open batch (the capture ended)."""
+    def flush(self) -> bool:
+        """Close every open batch (the capture ended, or the publisher waits for clients that
+        wait for these); say if there was any."""
+        flushed = False
         for c, pending in enumerate(self._open):
             if pending.count:
                 self._close(c)
+                flushed = True
+        return flushed
 
     def _close(self, c: int) -> None:
         for batch in self._open[c].take(c, self.max_events):
@@ -196,13 +200,18 @@ class BatchLog:
         batch = self.closed[c][k]
         return batch if batch.first > seq else batch.after(seq)
 
-    def pending_after(self, c: int, seq: int) -> bool:
-        """Whether channel ``c`` has published events after ``seq``, closed or still open."""
-        lasts = self._lasts[c]
-        if lasts and lasts[-1] > seq:
-            return True
-        pending = self._open[c]
-        return bool(pending.count) and int(pending.seqs[-1][-1]) > seq
+    def first_after(self, c: int, seq: int) -> int | None:
+        """The first published ``seq`` of channel ``c`` after ``seq``, in a closed batch or the
+        open one (None: none yet)."""
+        k = bisect_right(self._lasts[c], seq)
+        if k < len(self._lasts[c]):
+            seqs = self.closed[c][k].seqs
+        else:
+            pending = self._open[c]
+            if not pending.count or int(pending.seqs[-1][-1]) <= seq:
+                return None
+            seqs = next(s for s in pending.seqs if int(s[-1]) > seq)
+        return int(seqs[np.searchsorted(seqs, seq, side="right")])
 
     def oldest(self, c: int) -> int | None:
         """The first ``seq`` of channel ``c`` still held in a closed batch."""

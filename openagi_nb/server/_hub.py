@@ -113,6 +113,12 @@ class Hub:
         while not self.clock.finished:
             self._cut(loop.time())
             room = self._room()
+            if room <= 0 and self.batches is not None and self.batches.flush():
+                # at max speed the slowest batched client may be waiting for an open batch
+                # that waits for more events: cut it now rather than after its delay
+                self._wake_all()
+                await asyncio.sleep(0)
+                continue
             if room <= 0:
                 self._blocked = True
                 await self._sleep(None)

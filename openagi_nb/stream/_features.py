@@ -7,6 +7,9 @@ plain "nothing offered", not an error.
 
 from __future__ import annotations
 
+import http.client
+import socket
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -14,7 +17,7 @@ import orjson
 
 from ..model import BatchFormat, BatchSettings, Compression
 
-__all__ = ["STATUS_PATH", "features", "offer", "status_path"]
+__all__ = ["STATUS_PATH", "features", "fetch", "offer", "status_path"]
 
 STATUS_PATH: Final = "/api/v1/status"
 _API_ROOT: Final = "/api/v1"
@@ -23,6 +26,34 @@ _API_ROOT: Final = "/api/v1"
 def status_path(url: str) -> str:
     """The status endpoint's path on the server of WebSocket ``url``."""
     return urlsplit(url).path.split(_API_ROOT, 1)[0].rstrip("/") + STATUS_PATH
+
+
+class _HTTP(http.client.HTTPConnection):
+    """An HTTP connection over a socket opened by someone else (the stream's cancellable
+    :class:`~._transport.Dial`): ``connect`` is http.client's documented hook for that."""
+
+    def __init__(self, host: str, opened: Callable[[], socket.socket]) -> None:
+        super().__init__(host)
+        self.opened = opened
+
+    def connect(self) -> None:
+        self.sock = self.opened()
+
+
+def fetch(url: str, opened: Callable[[], socket.socket], limit: int = 1 << 20) -> bytes | None:
+    """``GET`` the status of the server of WebSocket ``url`` over the socket ``opened()``
+    gives: the body of a 200 answer of at most ``limit`` bytes, else None (whatever failed:
+    the connection that follows says why the server cannot be reached)."""
+    connection = _HTTP(urlsplit(url).netloc, opened)
+    try:
+        connection.request("GET", status_path(url), headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        body = response.read(limit + 1)
+        return body if response.status == 200 and len(body) <= limit else None
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
 
 
 def features(body: bytes | None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import pandas as pd
 from ..exceptions import AuthenticationFailed, ConnectionFailed, StreamError
 from ..model import MAX_MESSAGE, BatchSettings, Channel, messages_of
 from ._events import Columns
-from ._features import features, offer, status_path
+from ._features import features, fetch, offer
 from ._listeners import Listeners
 from ._live_frame import LiveFrame
 from ._reconnect import Action, Ending, Failure, Outcome, backoff, decide, is_auth_refusal
@@ -153,7 +153,10 @@ class StreamLoop:
             dial.cancel()
         wanted, ask = self._session.batch, None
         if wanted is not None:
-            ask = offer(features(dial.fetch(status_path(self.url))), wanted)
+            try:
+                ask = offer(features(fetch(self.url, dial.open)), wanted)
+            finally:
+                dial.release()
         transport = dial.run()
         with self._lock:
             self._dial = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import http.client
 import os
 import select
 import socket
@@ -146,35 +145,33 @@ class Dial:
             return _STOPPED if self._cancelled.is_set() else _refused(exc, url, self._token)
         return Transport(sock)
 
-    def fetch(self, path: str, limit: int = 1 << 20) -> bytes | None:
-        """``GET path`` on the same server (plain HTTP over a connection of its own, TLS for
-        ``wss``): the body of a 200 answer of at most ``limit`` bytes, else None. Cancellable
-        as :meth:`run`; for the status endpoint before connecting."""
+    def open(self) -> socket.socket:
+        """A TCP connection to the server (TLS for ``wss``), as :meth:`run` opens it before its
+        handshake: for a plain HTTP request to the same server (the status endpoint, see
+        ``_features``). Cancellable alike; :meth:`release` closes it.
+
+        Raises:
+            OSError: it could not be opened, or the attempt was cancelled.
+        """
         parts = urlsplit(self._url)
         if parts.scheme not in _PORTS or not parts.hostname:
-            return None
-        host, port = parts.hostname, parts.port or _PORTS[parts.scheme]
-        deadline = time.monotonic() + self._timeout
-
-        def opened() -> socket.socket:
-            sock = self._connect(host, port, deadline)
+            raise OSError(f"invalid URL {redact(self._url)!r}")
+        host, deadline = parts.hostname, time.monotonic() + self._timeout
+        try:
+            sock = self._connect(host, parts.port or _PORTS[parts.scheme], deadline)
             if parts.scheme == "wss":
                 sock = self._tls(sock, tls_context(self._sslopt),
                                  self._sslopt.get("server_hostname", host), deadline)
-            sock.settimeout(max(deadline - time.monotonic(), TICK))
-            return sock
+        except _Cancelled:
+            raise OSError("cancelled") from None
+        except (ValueError, ssl.SSLError) as exc:
+            raise OSError(str(exc)) from exc
+        sock.settimeout(max(deadline - time.monotonic(), TICK))
+        return sock
 
-        connection = _HTTP(host, port, opened)
-        try:
-            connection.request("GET", path, headers={"Accept": "application/json"})
-            response = connection.getresponse()
-            body = response.read(limit + 1)
-            return body if response.status == 200 and len(body) <= limit else None
-        except (_Cancelled, OSError, ValueError, ssl.SSLError, http.client.HTTPException):
-            return None
-        finally:
-            connection.close()
-            self._release()
+    def release(self) -> None:
+        """Close what :meth:`open` opened (idempotent)."""
+        self._release()
 
     def _connect(self, host: str, port: int, deadline: float) -> socket.socket:
         """TCP to the first address that answers, polling for cancel while connecting."""
@@ -233,17 +230,6 @@ class Dial:
             sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
-
-
-class _HTTP(http.client.HTTPConnection):
-    """An HTTP connection over a socket :class:`Dial` opens (so a cancel can cut it)."""
-
-    def __init__(self, host: str, port: int, opened: Any) -> None:
-        super().__init__(host, port)
-        self._opened = opened
-
-    def connect(self) -> None:
-        self.sock = self._opened()
 
 
 def tls_context(sslopt: dict[str, Any]) -> ssl.SSLContext:

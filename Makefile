@@ -14,7 +14,7 @@ DEMO_PORT ?= 8080
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
          --openagi-capture data/sample_capture.jsonl.gz
 
-.PHONY: demo test browser notebooks bench clean
+.PHONY: demo test browser js-deps notebooks bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,19 @@ browser:
 	  fi; \
 	fi
 
-test: $(VENV)/.installed-test browser
+# The JavaScript example client (docs/examples/batch_client.js) needs npm's ws 8: installed once
+# into .cache/node (git-ignored; its test sets NODE_PATH to it), never into the project.
+WS_PACKAGE := .cache/node/node_modules/ws/package.json
+
+js-deps:
+	@if [ -f $(WS_PACKAGE) ]; then :; \
+	elif command -v npm >/dev/null; then \
+	  npm install --silent --no-save --no-audit --no-fund --prefix .cache/node ws@8; \
+	else \
+	  echo "npm is not installed: the JavaScript example client's test will be skipped"; \
+	fi
+
+test: $(VENV)/.installed-test browser js-deps
 	$(BIN)/ruff check openagi_nb tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -65,4 +77,4 @@ bench: $(VENV)/.installed
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info bench-data
+	rm -rf $(VENV) .cache .mypy_cache .pytest_cache .ruff_cache build *.egg-info bench-data

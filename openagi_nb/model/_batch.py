@@ -302,7 +302,8 @@ def _bad_rows(channel: Channel, table: pa.Table) -> list[tuple[int, str]] | None
     stamps = table.column("timestamp") if "timestamp" in names else pa.nulls(n)
     checks.append((_filled(pc.is_null(stamps), True), "field 'timestamp': missing"))
     events = tuple(CATALOGUE[channel])
-    event = table.column("event") if "event" in names else pa.nulls(n, pa.string())
+    event = table.column("event") if "event" in names else pa.chunked_array(
+        [pa.nulls(n, pa.string())])
     checks.append((_outside(event, events, null_bad=True), "field 'event': expected one of "
                    + ", ".join(events)))
     checks.extend(
@@ -332,8 +333,8 @@ def _outside(array: pa.ChunkedArray, allowed: tuple[str, ...], null_bad: bool) -
         if pa.types.is_dictionary(chunk.type):
             ok = np.array([v in wanted for v in chunk.dictionary.to_pylist()] + [not null_bad])
             indices = chunk.indices
-            if indices.null_count:
-                indices = pc.fill_null(indices, -1)  # -1: the last of ``ok``, for nulls
+            if indices.null_count:  # -1: the last of ``ok``, for nulls (indices may be unsigned)
+                indices = pc.fill_null(indices.cast(pa.int64()), -1)
             indices = indices.to_numpy(zero_copy_only=False)
             out[start:start + len(chunk)] = ~ok[indices]
         else:

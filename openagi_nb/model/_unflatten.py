@@ -34,9 +34,16 @@ def _paths(fields: Mapping[str, Field], prefix: tuple[str, ...] = ()) -> list[_P
     return out
 
 
-_EVENTS: Final[dict[Channel, dict[str, list[_Path]]]] = {
-    c: {event: _paths(fields) for event, fields in CATALOGUE[c].items()} for c in Channel
-}
+def _event_paths(channel: Channel) -> dict[str, list[_Path]]:
+    """Each event's own fields first, then the channel's other fields: :func:`~._rows.flatten`
+    puts a field of another event of the channel in its column too, not in ``extra``."""
+    own = {event: _paths(fields) for event, fields in CATALOGUE[channel].items()}
+    every = list({p[0]: p for paths in own.values() for p in paths}.values())
+    return {event: [*paths, *(p for p in every if p not in paths)]
+            for event, paths in own.items()}
+
+
+_EVENTS: Final[dict[Channel, dict[str, list[_Path]]]] = {c: _event_paths(c) for c in Channel}
 """Per channel and event: each data field's column, its path in ``data``, whether a timestamp."""
 
 

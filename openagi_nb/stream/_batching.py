@@ -5,6 +5,7 @@ once, and handed on as one table."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Final
 
@@ -18,6 +19,8 @@ from ._events import OTHER, Columns, Event, Rejected
 from ._resume import NO_SEQ, Resume
 
 __all__ = ["JSON_BATCH", "arrow_batch", "describe", "json_batch"]
+
+log = logging.getLogger("openagi_nb.client")
 
 JSON_BATCH: Final = b'{"type":"batch",'
 """How a ``"json"`` batch starts (section 14.4); a data message cannot."""
@@ -44,6 +47,10 @@ def arrow_batch(payload: bytes, resume: Resume, events: list[Event]) -> None:
         batch = model.read_arrow_batch(payload)
     except InvalidMessage as exc:
         events.append(Rejected(payload[:256], exc.reason, OTHER, record=False))
+        return
+    except Exception as exc:  # a bug of ours must not end the stream (as _session._text)
+        log.exception("cannot read an arrow batch")
+        events.append(Rejected(payload[:256], f"internal error: {exc!r}", OTHER, record=False))
         return
     channel = batch.channel.value
     events.extend(Rejected(raw, reason, channel, record=False)

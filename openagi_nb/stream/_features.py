@@ -73,7 +73,7 @@ def offer(features: dict[str, Any], wanted: BatchSettings) -> BatchSettings | No
     batch = features.get("batch")
     if not isinstance(batch, dict):
         return None
-    formats, codecs = batch.get("formats") or [], batch.get("compression") or []
+    formats, codecs = _names(batch.get("formats")), _names(batch.get("compression"))
     fmt = wanted.format if wanted.format.value in formats else (
         BatchFormat.JSON if BatchFormat.JSON.value in formats else None)
     if fmt is None:
@@ -81,3 +81,8 @@ def offer(features: dict[str, Any], wanted: BatchSettings) -> BatchSettings | No
     compression = wanted.compression if (
         fmt is BatchFormat.ARROW and wanted.compression.value in codecs) else Compression.NONE
     return BatchSettings(fmt, compression, wanted.max_events, wanted.max_delay_ms)
+
+
+def _names(value: Any) -> list[str]:
+    """A list of names from a status (anything else: none)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

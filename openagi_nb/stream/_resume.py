@@ -103,7 +103,7 @@ class Resume:
             return None
         has = seqs >= 0
         last = self.last_seq[channel]
-        if channel in self._fresh and has.any() and int(seqs[has][0]) <= last:
+        if channel in self._fresh and has[0] and int(seqs[0]) <= last:  # as accept() row 0
             self._open.setdefault(channel, (self.newest[channel], "server sequence restarted"))
             last = NO_SEQ  # as accept(): the first message after a reconnect vouches for itself
         running = np.maximum.accumulate(np.where(has, seqs, NO_SEQ))

@@ -5,14 +5,27 @@ buffered frame reader that is much faster than the server, so the server is what
 
 1. messages/s delivered to one client subscribed to every channel;
 2. total deliveries/s to 50 clients, with drops (holes in ``seq``);
-3. server memory: idle, with 50 clients, per client;
-4. server memory over a looped replay (``--loop-seconds``, 300 by default: the issue's target).
+3. the same two with batched clients (docs/protocol.md section 14): the reader sends
+   ``{"type":"batch","format":"arrow","compression":"lz4"}`` (``--batch-format``,
+   ``--batch-compression``) in the same write as its subscribes and counts the events of each
+   batch frame: an Arrow frame by ``pyarrow.ipc.open_stream(..).read_all()`` (``num_rows``, and
+   the ``seq`` column for drops; it decompresses the bodies) or, with ``--arrow-count header``,
+   by the record batch's ``length`` read from the IPC message's flatbuffer header alone (no
+   body touched, no drops counted); a ``"json"`` batch by its header line's ``count``;
+4. server memory: idle, with 50 clients, per client;
+5. server memory over a looped replay (``--loop-seconds``, 300 by default: the issue's target).
+
+Batched runs read many more events (``--batched-one``, ``--batched-each``) so that they last a
+few seconds too. Targets (batches issue): >= 2,000,000 events/s to one batched client,
+>= 5,000,000 deliveries/s to 50.
 
 The naive baseline is an aiohttp server doing what most replay servers do: the same pre-encoded
 messages, one ``await ws.send_str()`` per message per client. Both run on the same capture in the
 same run. The machine may be shared: figures are pessimistic.
 
     .venv/bin/python benchmarks/bench_server.py [--loop-seconds 30] [--clients 50]
+        [--batched-one 10000000] [--batched-each 500000] [--arrow-count read|header]
+        [--no-unbatched] [--no-batched] [--no-naive]
 """
 
 from __future__ import annotations
@@ -28,9 +41,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import deque
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 from _launch import launch
 
 from openagi_nb.server._tokens import issue_token
@@ -124,9 +139,20 @@ def cpu_seconds(pid: int) -> float:
 
 
 class RawClient:
-    """One WebSocket connection read with a buffered pure-Python frame parser (no JSON)."""
+    """One WebSocket connection read with a buffered pure-Python frame parser (no JSON).
 
-    def __init__(self, url: str, token: str) -> None:
+    ``batch`` (``"arrow lz4"``, ``"json none"``...: format and compression) asks for batches
+    and counts the events of each batch frame (``arrow_count``: ``"read"`` or ``"header"``)."""
+
+    def __init__(self, url: str, token: str, batch: str | None = None,
+                 arrow_count: str = "read") -> None:
+        self.batch, self.arrow_count = batch, arrow_count
+        self.frames = 0  # batch frames
+        # per channel: each batch's (first, last, count), and the newest few payloads, to count
+        # the holes below the lowest channel's last seq at the end (batches of different
+        # channels interleave: a client that stops has not got the others' latest yet)
+        self.batches: dict[str, list[tuple[int, int, int]]] = {}
+        self.recent: dict[str, deque[tuple[int, bytes]]] = {}
         host, port = url.split("//")[1].split(":")
         self.sock = socket.create_connection((host, int(port)))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -148,9 +174,13 @@ class RawClient:
         self.marker, self.marked_at = 0, 0.0
 
     def subscribe_all(self) -> None:
+        messages = [{"type": "subscribe", "channel": channel} for channel in CHANNELS]
+        if self.batch:  # before the first subscribe, in the same write
+            fmt, compression = self.batch.split()
+            messages.insert(0, {"type": "batch", "format": fmt, "compression": compression})
         frames = b""
-        for channel in CHANNELS:
-            payload = orjson.dumps({"type": "subscribe", "channel": channel})
+        for message in messages:
+            payload = orjson.dumps(message)
             mask = os.urandom(4)
             masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
             frames += bytes([0x81, 0x80 | len(payload)]) + mask + masked
@@ -158,6 +188,9 @@ class RawClient:
 
     def feed(self, chunk: bytes) -> None:
         """Append received bytes and count the whole data frames they complete."""
+        if self.batch:
+            self.feed_batches(chunk)
+            return
         buf = self.buf
         buf += chunk
         pos, end, count, last = 0, len(buf), 0, (0, 0)
@@ -191,15 +224,127 @@ class RawClient:
         del buf[:pos]
 
 
+    def feed_batches(self, chunk: bytes) -> None:
+        """Append received bytes and count the events of the whole batch frames they complete
+        (control replies, text frames without a batch header, are skipped)."""
+        buf = self.buf
+        buf += chunk
+        pos, end, count = 0, len(buf), 0
+        while end - pos >= 2:
+            size = buf[pos + 1] & 0x7F
+            head = 2
+            if size == 126:
+                if end - pos < 4:
+                    break
+                size, head = (buf[pos + 2] << 8) | buf[pos + 3], 4
+            elif size == 127:
+                if end - pos < 10:
+                    break
+                size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if end - pos < head + size:
+                break
+            opcode = buf[pos] & 0x0F
+            start = pos + head
+            pos = start + size
+            if opcode == 2:  # an Arrow batch
+                payload = bytes(buf[start:pos])
+                channel, n, first, last = arrow_events(payload, self.arrow_count)
+            elif opcode == 1 and buf.startswith(b'{"type":"batch",', start):
+                payload = bytes(buf[start:pos])
+                header = orjson.loads(payload[:payload.index(b"\n")])
+                channel, n = header["channel"], header["count"]
+                first, last = header["first_seq"], header["last_seq"]
+            else:
+                continue
+            self.batches.setdefault(channel, []).append((first, last, n))
+            self.recent.setdefault(channel, deque(maxlen=8)).append((opcode, payload))
+            if not self.data and not count:
+                self.first_at = time.perf_counter()
+                self.first_seq = first
+            count += n
+            self.frames += 1
+            # batches of different channels interleave: the lowest and highest seq seen
+            self.first_seq, self.last_seq = min(self.first_seq, first), max(self.last_seq, last)
+        if count:
+            self.data += count
+            self.last_at = time.perf_counter()
+            if self.marker and not self.marked_at and self.data >= self.marker:
+                self.marked_at = self.last_at
+        del buf[:pos]
+
+
+    def below(self) -> tuple[int, int]:
+        """The lowest channel's last seq, and how many events came with a seq up to it."""
+        if not self.batches:
+            return self.last_seq, self.data
+        top = min(b[-1][1] for b in self.batches.values())
+        count = 0
+        for channel, batches in self.batches.items():
+            count += sum(n for first, last, n in batches if last <= top)
+            straddling = [(first, last) for first, last, _ in batches if first <= top < last]
+            if straddling:  # at most one per channel: count its seqs up to top
+                for opcode, payload in self.recent[channel]:
+                    seqs = batch_seqs(opcode, payload)
+                    if seqs[0] == straddling[0][0]:
+                        count += sum(1 for q in seqs if q <= top)
+        return top, count
+
+
+def batch_seqs(opcode: int, payload: bytes) -> list[int]:
+    if opcode == 2:
+        return pa.ipc.open_stream(payload).read_all().column("seq").to_pylist()
+    return [orjson.loads(line)["seq"] for line in payload.split(b"\n")[1:]]
+
+
+def arrow_events(payload: bytes, how: str) -> tuple[str, int, int, int]:
+    """The channel of an Arrow IPC stream, its rows and its first and last ``seq`` (with
+    ``header``: -1, -1, no body being read)."""
+    if how == "read":
+        table = pa.ipc.open_stream(payload).read_all()
+        seqs = table.column("seq")
+        channel = table.schema.metadata[b"openagi.channel"].decode()
+        return channel, table.num_rows, seqs[0].as_py(), seqs[-1].as_py()
+    reader = pa.ipc.MessageReader.open_stream(payload)
+    rows = 0
+    while True:
+        try:
+            message = reader.read_next_message()
+        except StopIteration:
+            break
+        if message is None:
+            break
+        if message.type == "record batch":
+            rows += _record_batch_length(message.metadata.to_pybytes())
+    return "?", rows, -1, -1
+
+
+def _record_batch_length(fb: bytes) -> int:
+    """``Message.header.length`` of an Arrow IPC message's flatbuffer (Message.fbs: field 2 is
+    the header table, a RecordBatch whose field 0 is its row count, an int64)."""
+    def field(table: int, index: int) -> int:  # the field's absolute position, 0 if absent
+        vtable = table - int.from_bytes(fb[table:table + 4], "little", signed=True)
+        if 4 + 2 * index >= int.from_bytes(fb[vtable:vtable + 2], "little"):
+            return 0
+        at = int.from_bytes(fb[vtable + 4 + 2 * index:vtable + 6 + 2 * index], "little")
+        return table + at if at else 0
+
+    root = int.from_bytes(fb[0:4], "little")
+    header = field(root, 2)
+    batch = header + int.from_bytes(fb[header:header + 4], "little")
+    length = field(batch, 0)
+    return int.from_bytes(fb[length:length + 8], "little", signed=True) if length else 0
+
+
 def _seq(payload: bytes) -> int:
     return int(payload[payload.rfind(b'"seq":') + 6:-1])
 
 
-def client_worker(url: str, count: int, target: int, limit: float, out: mp.Queue) -> None:
-    """Open ``count`` connections, read until each has ``target`` data frames (or ``limit``
+def client_worker(url: str, count: int, target: int, limit: float, out: mp.Queue,
+                  batch: str | None = None, arrow_count: str = "read") -> None:
+    """Open ``count`` connections, read until each has ``target`` data messages (or ``limit``
     seconds); put one result tuple per connection on ``out``."""
     token = issue_token(SECRET, "bench", 3600)
-    clients = [RawClient(url, token) for _ in range(count)]
+    clients = [RawClient(url, token, batch, arrow_count) for _ in range(count)]
     for c in clients:
         c.marker = target // 5  # rates are taken after it: the kernel's buffers are full
         c.subscribe_all()
@@ -221,18 +366,21 @@ def client_worker(url: str, count: int, target: int, limit: float, out: mp.Queue
                 open_ -= 1
     cpu = time.process_time() / len(clients)
     for c in clients:
-        out.put((c.data, c.first_seq, c.last_seq, c.first_at, c.last_at, cpu, c.marker,
-                 c.marked_at))
+        top, below = c.below() if c.batch else (c.last_seq, c.data)
+        out.put((c.data, c.first_seq, top, c.first_at, c.last_at, cpu, c.marker,
+                 c.marked_at, c.frames, below))
         c.sock.close()
 
 
 def run_clients(url: str, clients: int, target: int, procs: int, limit: float,
-                on_running: object = None) -> dict[str, float]:
+                on_running: object = None, batch: str | None = None,
+                arrow_count: str = "read") -> dict[str, float]:
     """Deliveries/s over all clients, drops, and the time span."""
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     shares = [clients // procs + (i < clients % procs) for i in range(procs)]
-    workers = [ctx.Process(target=client_worker, args=(url, n, target, limit, out))
+    workers = [ctx.Process(target=client_worker,
+                           args=(url, n, target, limit, out, batch, arrow_count))
                for n in shares if n]
     for w in workers:
         w.start()
@@ -249,7 +397,8 @@ def run_clients(url: str, clients: int, target: int, procs: int, limit: float,
         w.join()
     data = sum(r[0] for r in results)
     span = max(r[4] for r in results) - min(r[3] for r in results)
-    drops = sum((r[2] - r[1] + 1) - r[0] for r in results if r[0])
+    counted = not (batch and batch.startswith("arrow") and arrow_count == "header")
+    drops = sum((r[2] - r[1] + 1) - r[9] for r in results if r[0]) if counted else -1
     # Steady state: from when every client had a fifth of its messages to the last one.
     steady = max(r[4] for r in results) - max(r[7] or r[3] for r in results)
     steady_data = sum(r[0] - r[6] for r in results)
@@ -257,6 +406,7 @@ def run_clients(url: str, clients: int, target: int, procs: int, limit: float,
             "drops": drops,
             "client_cpu_s": sum(r[5] for r in results),
             "seconds": span, "first_seq_min": min(r[1] for r in results),
+            "frames": sum(r[8] for r in results),
             "sampled": max(samples) if samples else float("nan")}
 
 
@@ -264,7 +414,8 @@ def run_clients(url: str, clients: int, target: int, procs: int, limit: float,
 
 
 def throughput(kind: str, capture: str, clients: int, target: int, procs: int,
-               limit: float) -> dict[str, float]:
+               limit: float, batch: str | None = None, arrow_count: str = "read"
+               ) -> dict[str, float]:
     """Deliveries/s to ``clients`` clients. For our server the clock is held (``--wait-for``
     one more) until all are subscribed, to weigh the idle connections, then started."""
     hold = kind == "ours"
@@ -282,7 +433,8 @@ def throughput(kind: str, capture: str, clients: int, target: int, procs: int,
                 starter.sock.close()  # ...leaves at once, so it never paces the others
             return rss_mb(process.pid)
 
-        result = run_clients(url, clients, target, procs, limit, on_running=sample)
+        result = run_clients(url, clients, target, procs, limit, on_running=sample,
+                             batch=batch, arrow_count=arrow_count)
         result["server_cpu_s"] = cpu_seconds(process.pid) - cpu0
         result["rss_idle"], result["rss_busy"] = idle, result.pop("sampled")
         result["rss_connected"] = connected.get("rss", float("nan"))
@@ -322,17 +474,27 @@ def memory_over_loop(capture: str, seconds: float, clients: int) -> list[tuple[f
     return samples
 
 
-def report_throughput(title: str, ours: dict[str, float], naive: dict[str, float] | None) -> None:
+def report_throughput(title: str, ours: dict[str, float] | None, naive: dict[str, float] | None,
+                      batched: dict[str, float] | None = None, batch: str = "") -> None:
     print(f"{title}")
-    for name, r in (("ours", ours), ("naive", naive)):
+    for name, r in (("ours", ours), ("naive", naive), ("batched", batched)):
         if r is None:
             continue
-        print(f"  {name:<6} {r['per_s']:>10,.0f} deliveries/s steady ({r['deliveries']:,} in "
-              f"{r['seconds']:.2f} s, drops {r['drops']}, CPU server {r['server_cpu_s']:.1f} s "
+        drops = "n/a" if r["drops"] < 0 else r["drops"]
+        per_frame = (f", {r['deliveries'] / r['frames']:,.0f} events/frame"
+                     if name == "batched" and r["frames"] else "")
+        print(f"  {name:<7} {r['per_s']:>11,.0f} deliveries/s steady ({r['deliveries']:,} in "
+              f"{r['seconds']:.2f} s, drops {drops}, CPU server {r['server_cpu_s']:.1f} s "
               f"clients {r['client_cpu_s']:.1f} s,"
-              f" RSS idle {r['rss_idle']:.0f} MB, busy {r['rss_busy']:.0f} MB)")
-    if naive:
+              f" RSS idle {r['rss_idle']:.0f} MB, busy {r['rss_busy']:.0f} MB{per_frame})")
+    if ours and naive:
         print(f"  ratio ours/naive: {ours['per_s'] / naive['per_s']:.1f}x")
+    if batched:
+        print(f"  batched: {batch}")
+    if batched and ours:
+        print(f"  ratio batched/ours (one per frame): {batched['per_s'] / ours['per_s']:.1f}x")
+    if batched and naive:
+        print(f"  ratio batched/naive: {batched['per_s'] / naive['per_s']:.1f}x")
 
 
 def main() -> None:
@@ -341,31 +503,66 @@ def main() -> None:
     parser.add_argument("--one", type=int, default=400_000, help="messages to the one client")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--each", type=int, default=100_000, help="messages to each of them")
+    parser.add_argument("--batched-one", type=int, default=10_000_000,
+                        help="events to the one batched client")
+    parser.add_argument("--batched-each", type=int, default=500_000,
+                        help="events to each batched client of --clients")
+    parser.add_argument("--batch-format", choices=("arrow", "json"), default="arrow")
+    parser.add_argument("--batch-compression", choices=("none", "lz4", "zstd"), default="lz4")
+    parser.add_argument("--arrow-count", choices=("read", "header"), default="read",
+                        help="count an arrow batch's rows by reading it (and its seqs: drops) "
+                        "or from its IPC header alone")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
     parser.add_argument("--limit", type=float, default=30.0, help="max seconds per run")
-    parser.add_argument("--loop-seconds", type=float, default=300.0)
+    parser.add_argument("--loop-seconds", type=float, default=300.0, help="0: skip")
     parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--no-unbatched", action="store_true",
+                        help="skip our server's one-per-frame runs (and the memory per client)")
+    parser.add_argument("--no-batched", action="store_true")
     parser.add_argument("--naive-server", metavar="CAPTURE", help=argparse.SUPPRESS)
     parser.add_argument("--wait-for", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive_server:
         naive_server(args.naive_server, args.wait_for)
         return
+    compression = "none" if args.batch_format == "json" else args.batch_compression
+    batch = f"{args.batch_format} {compression}"
     print(f"capture {args.capture}; {os.cpu_count()} CPUs; server and clients in separate "
-          "processes")
-    one = throughput("ours", args.capture, 1, args.one, 1, args.limit)
-    one_naive = None if args.no_naive else throughput("naive", args.capture, 1, args.one, 1,
-                                                       args.limit)
-    report_throughput("1 client, every channel, --speed max", one, one_naive)
-    many = throughput("ours", args.capture, args.clients, args.each, args.procs, args.limit)
-    many_naive = None if args.no_naive else throughput(
-        "naive", args.capture, args.clients, args.each, args.procs, args.limit)
-    report_throughput(f"{args.clients} clients, every channel, --speed max", many, many_naive)
+          f"processes; load average {os.getloadavg()[0]:.1f}")
+
+    def runs(clients: int, each: int, batched_each: int, procs: int
+             ) -> tuple[dict[str, float] | None, ...]:
+        ours = None if args.no_unbatched else throughput(
+            "ours", args.capture, clients, each, procs, args.limit)
+        naive = None if args.no_naive else throughput(
+            "naive", args.capture, clients, each, procs, args.limit)
+        batched = None if args.no_batched else throughput(
+            "ours", args.capture, clients, batched_each, procs, args.limit, batch=batch,
+            arrow_count=args.arrow_count)
+        return ours, naive, batched
+
+    one, one_naive, one_batched = runs(1, args.one, args.batched_one, 1)
+    report_throughput("1 client, every channel, --speed max", one, one_naive, one_batched,
+                      batch)
+    if one_batched:
+        print(f"  target: >= 2,000,000 events/s to one batched client: "
+              f"{one_batched['per_s']:,.0f}/s")
+    many, many_naive, many_batched = runs(args.clients, args.each, args.batched_each,
+                                          args.procs)
+    report_throughput(f"{args.clients} clients, every channel, --speed max", many, many_naive,
+                      many_batched, batch)
+    if many_batched:
+        print(f"  target: >= 5,000,000 deliveries/s to 50 batched clients: "
+              f"{many_batched['per_s']:,.0f}/s")
+    if many is None or one is None:
+        return
     idle_each = (many["rss_connected"] - many["rss_idle"]) / args.clients
     busy_each = (many["rss_busy"] - one["rss_busy"]) / max(args.clients - 1, 1)
     print(f"  server memory per client: {idle_each * 1024:.0f} KB connected and subscribed "
           f"(clock held), {busy_each * 1024:.0f} KB while streaming ({args.clients} vs 1 "
           "client, peak RSS; the ring is shared)")
+    if not args.loop_seconds:
+        return
     print(f"looped replay for {args.loop_seconds:.0f} s, 2 clients at max speed (RSS MB):")
     samples = memory_over_loop(args.capture, args.loop_seconds, 2)
     settled = [mb for t, mb in samples if t >= min(30.0, args.loop_seconds / 3)] or [

@@ -69,7 +69,7 @@ def test_a_request_with_no_field_is_json_uncompressed_with_the_servers_bounds():
     assert model.parse_batch_request({"type": "batch"}) == BatchSettings()
 
 
-@pytest.mark.parametrize("obj, expected", [
+@pytest.mark.parametrize(("obj", "expected"), [
     ({"format": "arrow"}, BatchSettings(BatchFormat.ARROW)),
     ({"format": "json", "compression": "none"}, BatchSettings()),
     ({"format": "arrow", "compression": "lz4"}, BatchSettings(BatchFormat.ARROW, Compression.LZ4)),
@@ -85,7 +85,7 @@ def test_a_request_within_section_14_2_is_accepted(obj, expected):
     assert model.parse_batch_request({"type": "batch", **obj}) == expected
 
 
-@pytest.mark.parametrize("obj, field", [
+@pytest.mark.parametrize(("obj", "field"), [
     ({"format": "csv"}, "format"),
     ({"format": "ARROW"}, "format"),
     ({"format": 1}, "format"),
@@ -154,7 +154,8 @@ def test_a_batching_answer_without_its_bounds_is_refused(missing):
 def test_a_json_batch_is_a_header_then_the_messages_byte_for_byte():
     payloads = [orjson.dumps(m) for m in scenario_messages()[:5]]
     batch = model.json_batch("monitoring_events", payloads, 1, 5)
-    assert batch.count(b"\n") == 5 and not batch.endswith(b"\n")
+    assert batch.count(b"\n") == 5
+    assert not batch.endswith(b"\n")
     header, lines = model.split_json_batch(batch)
     assert header == {"type": "batch", "channel": "monitoring_events", "count": 5,
                       "first_seq": 1, "last_seq": 5}
@@ -185,15 +186,16 @@ def test_a_json_batch_of_scenario_messages_round_trips():
 
 def test_an_empty_json_batch_has_no_lines():
     header, lines = model.split_json_batch(model.json_batch("network_events", [], 0, 0))
-    assert header["count"] == 0 and lines == []
+    assert header["count"] == 0
+    assert lines == []
 
 
 def test_a_json_batch_of_an_unknown_channel_cannot_be_built():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="weather_events"):
         model.json_batch("weather_events", [b"{}"], 1, 1)
 
 
-@pytest.mark.parametrize("payload, reason", [
+@pytest.mark.parametrize(("payload", "reason"), [
     (b'{"type":"batch",\n{}', "invalid JSON in a batch header"),
     (b'{"type":"security_event"}\n{}', "not a batch header"),
     (b'[1,2]\n{}', "not a batch header"),
@@ -240,7 +242,9 @@ def test_the_schema_is_the_declared_columns_in_frame_order_with_the_channel():
 
 def test_an_empty_arrow_batch_round_trips():
     batch = model.read_arrow_batch(model.arrow_batch(model.arrow_table(S, [])))
-    assert batch.channel is S and batch.table.num_rows == 0 and batch.rejected == []
+    assert batch.channel is S
+    assert batch.table.num_rows == 0
+    assert batch.rejected == []
 
 
 def test_a_batch_of_several_record_batches_is_read_whole():
@@ -259,9 +263,7 @@ def plain_text(table: pa.Table, text: pa.DataType) -> pa.Table:
     """``table`` with every dictionary column decoded to ``text``."""
     fields, arrays = [], []
     for field, column in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_dictionary(field.type):
-            column, field = column.cast(text), pa.field(field.name, text)
-        elif field.type == pa.string():
+        if pa.types.is_dictionary(field.type) or field.type == pa.string():
             column, field = column.cast(text), pa.field(field.name, text)
         fields.append(field)
         arrays.append(column)
@@ -315,7 +317,7 @@ def test_an_unknown_column_refuses_the_batch():
     assert error.code == ErrorCode.BAD_FIELD
 
 
-@pytest.mark.parametrize("name, array, expected", [
+@pytest.mark.parametrize(("name", "array", "expected"), [
     ("seq", pa.array(["1"]), "int64"),
     ("seq", pa.array([1], pa.int32()), "int64"),
     ("timestamp", pa.array([T0], pa.int64()), "timestamp[ns, tz=UTC]"),
@@ -341,7 +343,7 @@ def test_a_list_column_of_another_type_refuses_the_batch():
     assert "column 'nodes' is list<item: int64>" in refusal(ipc(table)).reason
 
 
-@pytest.mark.parametrize("metadata, shown", [
+@pytest.mark.parametrize(("metadata", "shown"), [
     (None, "''"),
     ({b"other": b"x"}, "''"),
     ({b"openagi.channel": b"weather_events"}, "'weather_events'"),
@@ -384,7 +386,7 @@ def read_rows(rows: list[Row], *, plain: pa.DataType | None = None
 
 
 @pytest.mark.parametrize("plain", [None, pa.string(), pa.large_string()])
-@pytest.mark.parametrize("bad, reason", [
+@pytest.mark.parametrize(("bad", "reason"), [
     (metric_row(event="metric_exploded"), "field 'event': expected one of metric_update, "
      "alert_raised, performance_degradation, resource_exhausted"),
     (metric_row(event=None), "field 'event': expected one of metric_update, alert_raised, "
@@ -419,7 +421,8 @@ def test_each_bad_row_gets_its_first_failing_check_and_the_rest_are_kept():
 
 def test_a_batch_where_every_row_is_bad_keeps_none():
     batch = read_rows([metric_row(-1), metric_row(2, event=None)])
-    assert batch.table.num_rows == 0 and len(batch.rejected) == 2
+    assert batch.table.num_rows == 0
+    assert len(batch.rejected) == 2
 
 
 def test_rows_are_checked_in_every_record_batch_of_the_stream():

@@ -129,7 +129,8 @@ def granted_wire(settings: BatchSettings = ARROW, channels: tuple[Channel, ...] 
     wire = Wire(channels, batch=settings)
     wire.connect(settings)
     [reply] = wire.feed(granted(settings))
-    assert isinstance(reply, Reply) and reply.kind == "batching"
+    assert isinstance(reply, Reply)
+    assert reply.kind == "batching"
     return wire
 
 
@@ -163,7 +164,8 @@ def test_the_batching_reply_sets_what_the_connection_gets():
     wire.connect(ARROW)
     answer = BatchSettings(BatchFormat.ARROW, Compression.LZ4, 1000, 20.0)
     [reply] = wire.feed(granted(answer))
-    assert isinstance(reply, Reply) and reply.kind == "batching"
+    assert isinstance(reply, Reply)
+    assert reply.kind == "batching"
     assert wire.session.batching == answer
     assert wire.session.batch_note == "arrow lz4, up to 1000 events or 20 ms"
 
@@ -177,14 +179,17 @@ def test_an_error_reply_leaves_one_message_per_frame():
     wire = Wire()
     wire.connect(ARROW)
     [reply] = wire.feed(refused())
-    assert isinstance(reply, Reply) and reply.kind == "error"
+    assert isinstance(reply, Reply)
+    assert reply.kind == "error"
     assert wire.session.batching is None
     assert wire.session.batch_note == "refused by the server: unknown message type 'batch'"
     events = wire.feed(text(metric(1)) + text(metric(2)))
-    assert seqs(events) == [1, 2] and all(type(e) is tuple for e in events)
+    assert seqs(events) == [1, 2]
+    assert all(type(e) is tuple for e in events)
     # a binary frame is still not data
     [rejected] = wire.feed(arrow([metric(3)]))
-    assert isinstance(rejected, Rejected) and rejected.reason.startswith("binary frame of")
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason.startswith("binary frame of")
 
 
 def test_a_ping_before_the_answer_does_not_take_its_place():
@@ -224,7 +229,8 @@ def test_a_binary_frame_before_batching_was_granted_is_rejected():
     frame = arrow([metric(1)])
     [rejected] = wire.feed(frame)
     assert isinstance(rejected, Rejected)
-    assert rejected.channel == OTHER and not rejected.record
+    assert rejected.channel == OTHER
+    assert not rejected.record
     assert rejected.reason == f"binary frame of {len(frame) - 4} bytes (the API sends text)"
 
 
@@ -239,8 +245,10 @@ def test_each_connection_asks_again_and_forgets_the_last_grant():
     wire = granted_wire()
     wire.session.connection_lost()
     sent = wire.connect(JSON)
-    assert sent[0]["type"] == "batch" and sent[0]["format"] == "json"
-    assert wire.session.batching is None and wire.session.batch_note == "asked"
+    assert sent[0]["type"] == "batch"
+    assert sent[0]["format"] == "json"
+    assert wire.session.batching is None
+    assert wire.session.batch_note == "asked"
     # binary before this connection's answer: not data
     assert isinstance(wire.feed(arrow([metric(1)]))[0], Rejected)
 
@@ -252,7 +260,8 @@ def test_an_arrow_batch_is_one_columns_event_with_its_rows():
     wire = granted_wire()
     messages = [metric(seq, seconds=seq) for seq in range(1, 6)]
     [event] = wire.feed(arrow(messages))
-    assert isinstance(event, Columns) and event.channel == M.value
+    assert isinstance(event, Columns)
+    assert event.channel == M.value
     pd.testing.assert_frame_equal(
         model.arrow_frame(M, event.table),
         model.to_frame(M, list(zip(*[row(m) for m in messages], strict=True))))
@@ -264,7 +273,8 @@ def test_an_arrow_batch_is_one_columns_event_with_its_rows():
 def test_an_arrow_batch_is_read_whatever_its_compression(compression):
     wire = granted_wire()
     [event] = wire.feed(arrow([intrusion(4), intrusion(9)], S, compression))
-    assert isinstance(event, Columns) and event.channel == S.value
+    assert isinstance(event, Columns)
+    assert event.channel == S.value
     assert seqs([event]) == [4, 9]
 
 
@@ -285,15 +295,18 @@ def test_bad_rows_of_an_arrow_batch_are_rejected_alone_the_rest_kept():
         "row 3: field 'event': expected one of metric_update, alert_raised, "
         "performance_degradation, resource_exhausted"]
     assert orjson.loads(rejected[0].raw)["seq"] == 2
-    assert isinstance(columns, Columns) and seqs([columns]) == [1, 3]
+    assert isinstance(columns, Columns)
+    assert seqs([columns]) == [1, 3]
 
 
 def test_an_arrow_batch_whose_schema_does_not_fit_is_one_rejected():
     wire = granted_wire()
     table = model.arrow_table(M, [row(metric(1))]).replace_schema_metadata(None)
     [rejected] = wire.feed(server_frame(BINARY, model.arrow_batch(table)))
-    assert isinstance(rejected, Rejected) and rejected.channel == OTHER
-    assert "openagi.channel" in rejected.reason and not rejected.record
+    assert isinstance(rejected, Rejected)
+    assert rejected.channel == OTHER
+    assert "openagi.channel" in rejected.reason
+    assert not rejected.record
     [rejected] = wire.feed(server_frame(BINARY, b"not arrow"))
     assert rejected.reason.startswith("not an Arrow IPC stream")
     assert seqs(wire.feed(arrow([metric(1)]))) == [1]  # the connection goes on
@@ -322,7 +335,8 @@ def test_an_arrow_batch_cut_across_reads_is_assembled_at_every_cut():
         first = wire.feed(frame[:cut])
         assert first == [], cut
         [event] = wire.feed(frame[cut:])
-        assert isinstance(event, Columns) and seqs([event]) == [1, 2, 3], cut
+        assert isinstance(event, Columns), cut
+        assert seqs([event]) == [1, 2, 3], cut
 
 
 def test_an_arrow_batch_in_three_pieces_and_a_message_after_it():
@@ -364,9 +378,12 @@ def test_a_bad_line_of_a_json_batch_is_one_rejected_the_rest_kept():
     events = wire.feed(json_lines(lines))
     assert [type(e) for e in events] == [tuple, Rejected, Rejected, tuple]
     assert seqs(events) == [1, 4]
-    assert events[1].raw == lines[1] and events[1].channel == M.value and events[1].record
+    assert events[1].raw == lines[1]
+    assert events[1].channel == M.value
+    assert events[1].record
     assert "field 'data.status'" in events[1].reason
-    assert events[2].channel == OTHER and events[2].raw == b"{not json"
+    assert events[2].channel == OTHER
+    assert events[2].raw == b"{not json"
 
 
 def test_a_json_batch_may_also_carry_other_messages_lines():
@@ -378,7 +395,8 @@ def test_a_json_batch_may_also_carry_other_messages_lines():
 def test_a_json_batch_header_that_is_not_json_is_one_rejected():
     wire = granted_wire(JSON)
     [rejected] = wire.feed(server_frame(TEXT, b'{"type":"batch",]\n{}'))
-    assert isinstance(rejected, Rejected) and not rejected.record
+    assert isinstance(rejected, Rejected)
+    assert not rejected.record
     assert "batch header" in rejected.reason
 
 
@@ -394,8 +412,10 @@ def test_a_json_batch_cut_across_reads_is_assembled_at_every_cut():
 def test_a_json_batch_with_escaped_newlines_keeps_its_lines():
     wire = granted_wire(JSON)
     message = {**metric(1), "note": "a\nb"}
-    [(channel, _, raw, obj)] = wire.feed(jbatch([message]))
-    assert obj == message and raw == orjson.dumps(message) and b"\\n" in raw
+    [(_channel, _, raw, obj)] = wire.feed(jbatch([message]))
+    assert obj == message
+    assert raw == orjson.dumps(message)
+    assert b"\\n" in raw
 
 
 # --- duplicates and resume across batches ----------------------------------------------------
@@ -485,7 +505,8 @@ def test_a_reconnection_refused_batches_continues_one_per_frame_from_the_batches
     wire.feed(refused("batches are off"))
     assert wire.session.batch_note == "refused by the server: batches are off"
     assert seqs(wire.feed(text(metric(4)) + text(metric(4)) + text(metric(5)))) == [4, 5]
-    assert wire.session.resume.duplicates == 1 and wire.session.resume.gaps == []
+    assert wire.session.resume.duplicates == 1
+    assert wire.session.resume.gaps == []
 
 
 # --- Resume.accept_batch -----------------------------------------------------------------
@@ -503,7 +524,8 @@ def arrays(seq: list[int | None], seconds: list[float]) -> tuple[np.ndarray, np.
 def test_accept_batch_of_nothing_keeps_all():
     resume = Resume()
     assert resume.accept_batch(M, *arrays([], [])) is None
-    assert resume.since(M) is None and resume.duplicates == 0
+    assert resume.since(M) is None
+    assert resume.duplicates == 0
 
 
 def test_accept_batch_of_new_seqs_keeps_all_and_moves_since():
@@ -535,7 +557,8 @@ def test_accept_batch_of_all_duplicates_keeps_none():
     resume = Resume()
     resume.accept_batch(M, *arrays([1, 2, 3], [0, 1, 2]))
     keep = resume.accept_batch(M, *arrays([2, 3], [1, 2]))
-    assert keep is not None and keep.tolist() == [False, False]
+    assert keep is not None
+    assert keep.tolist() == [False, False]
     assert resume.duplicates == 2
     assert (resume.since(M), resume.newest[M]) == (3, ns(2))
 
@@ -544,15 +567,19 @@ def test_accept_batch_with_a_partial_overlap_keeps_the_new_ones():
     resume = Resume()
     resume.accept_batch(M, *arrays([1, 2, 3], [0, 1, 2]))
     keep = resume.accept_batch(M, *arrays([2, 3, 4, 5], [1, 2, 3, 4]))
-    assert keep is not None and keep.tolist() == [False, False, True, True]
-    assert resume.duplicates == 2 and resume.since(M) == 5
+    assert keep is not None
+    assert keep.tolist() == [False, False, True, True]
+    assert resume.duplicates == 2
+    assert resume.since(M) == 5
 
 
 def test_accept_batch_drops_repeats_and_older_seqs_inside_the_batch():
     resume = Resume()
     keep = resume.accept_batch(M, *arrays([1, 2, 2, 1, 3, None, 3], [0, 1, 1, 0, 2, 2, 2]))
-    assert keep is not None and keep.tolist() == [True, True, False, False, True, True, False]
-    assert resume.duplicates == 3 and resume.since(M) == 3
+    assert keep is not None
+    assert keep.tolist() == [True, True, False, False, True, True, False]
+    assert resume.duplicates == 3
+    assert resume.since(M) == 3
 
 
 def test_accept_batch_agrees_with_accept_message_by_message():
@@ -579,7 +606,8 @@ def test_accept_batch_after_a_resume_is_not_a_restart_when_it_continues():
     resume.accept_batch(M, *arrays([5], [0]))
     resume.disconnected((M,))
     assert resume.accept_batch(M, *arrays([6, 7], [1, 2])) is None
-    assert resume.gaps == [] and resume.pending() == []
+    assert resume.gaps == []
+    assert resume.pending() == []
 
 
 def test_accept_batch_after_a_resume_with_a_lower_seq_is_a_restart():
@@ -591,7 +619,8 @@ def test_accept_batch_after_a_resume_with_a_lower_seq_is_a_restart():
     [gap] = resume.gaps
     assert gap.reason == "server sequence restarted"
     assert (gap.start, gap.end) == (pd.Timestamp(ns(1), tz="UTC"), pd.Timestamp(ns(5), tz="UTC"))
-    assert resume.since(M) == 2 and resume.duplicates == 1
+    assert resume.since(M) == 2
+    assert resume.duplicates == 1
     # the next batch is not fresh any more: a lower seq is a duplicate again
     assert resume.accept_batch(M, *arrays([1], [7])).tolist() == [False]
 
@@ -604,7 +633,9 @@ def test_accept_batch_after_a_resume_starting_without_seq_is_as_accept():
     resume.disconnected((M,))
     assert resume.accept_batch(M, *arrays([None, 1, 7], [2, 3, 4])).tolist() == [
         True, False, True]
-    assert resume.gaps == [] and resume.duplicates == 1 and resume.since(M) == 7
+    assert resume.gaps == []
+    assert resume.duplicates == 1
+    assert resume.since(M) == 7
 
 
 def test_an_arrow_batch_the_reader_fails_on_is_one_rejected_not_the_end(monkeypatch):

@@ -18,7 +18,7 @@ EVERYTHING = {"batch": {"formats": ["arrow", "json"], "compression": ["none", "l
                         "max_events": 4096, "max_delay_ms": 50}}
 
 
-@pytest.mark.parametrize("url, path", [
+@pytest.mark.parametrize(("url", "path"), [
     ("ws://127.0.0.1:8080/api/v1/ws", "/api/v1/status"),
     ("wss://example.org/api/v1/ws", "/api/v1/status"),
     ("ws://127.0.0.1:8080/api/v1/ws?token=abc", "/api/v1/status"),
@@ -119,7 +119,7 @@ def test_batch_false_asks_nothing():
     assert asked(batch=False, compression="bogus") is None
 
 
-@pytest.mark.parametrize("compression, codec", [
+@pytest.mark.parametrize(("compression", "codec"), [
     ("lz4", Compression.LZ4), ("zstd", Compression.ZSTD), (None, Compression.NONE),
     ("none", Compression.NONE),
 ])
@@ -144,12 +144,13 @@ def test_recording_with_batch_true_asks_json(tmp_path, target):
 
 def test_recording_with_batch_arrow_asks_arrow_as_told(tmp_path):
     settings = asked(batch="arrow", record_to=tmp_path / "capture.jsonl")
-    assert settings is not None and settings.format is BatchFormat.ARROW
+    assert settings is not None
+    assert settings.format is BatchFormat.ARROW
 
 
 @pytest.mark.parametrize("batch", ["csv", "ARROW", "", "yes", 1, None])
 def test_an_unknown_batch_format_is_a_value_error(batch):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="^batch must be") as info:
         asked(batch=batch)
     assert str(info.value) == (
         f"batch must be True, False, 'arrow' or 'json', got {batch!r}")
@@ -157,7 +158,7 @@ def test_an_unknown_batch_format_is_a_value_error(batch):
 
 @pytest.mark.parametrize("compression", ["gzip", "LZ4", "brotli", "none "])
 def test_an_unknown_compression_is_a_value_error(compression):
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="^compression must be") as info:
         asked(batch="arrow", compression=compression)
     assert str(info.value) == (
         f"compression must be 'lz4', 'zstd' or None, got {compression!r}")

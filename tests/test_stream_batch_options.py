@@ -150,7 +150,7 @@ def test_recording_with_batch_arrow_asks_arrow_as_told(tmp_path):
 
 @pytest.mark.parametrize("batch", ["csv", "ARROW", "", "yes", 1, None])
 def test_an_unknown_batch_format_is_a_value_error(batch):
-    with pytest.raises(ValueError, match="^batch must be") as info:
+    with pytest.raises(ValueError, match=r"^batch must be") as info:
         asked(batch=batch)
     assert str(info.value) == (
         f"batch must be True, False, 'arrow' or 'json', got {batch!r}")
@@ -158,7 +158,7 @@ def test_an_unknown_batch_format_is_a_value_error(batch):
 
 @pytest.mark.parametrize("compression", ["gzip", "LZ4", "brotli", "none "])
 def test_an_unknown_compression_is_a_value_error(compression):
-    with pytest.raises(ValueError, match="^compression must be") as info:
+    with pytest.raises(ValueError, match=r"^compression must be") as info:
         asked(batch="arrow", compression=compression)
     assert str(info.value) == (
         f"compression must be 'lz4', 'zstd' or None, got {compression!r}")

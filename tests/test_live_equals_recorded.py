@@ -57,4 +57,5 @@ def test_what_is_recorded_gives_the_live_frames_whatever_came_on_the_wire(
     for channel in CHANNELS:
         assert_frame_equal(recorded.frame(channel), stream.frame(channel))
     if exact:  # byte for byte what the server sends one message per frame
-        assert lines[0].startswith(b'{"type":') and lines[0].endswith(b',"seq":1}')
+        assert lines[0].startswith(b'{"type":')
+        assert lines[0].endswith(b',"seq":1}')

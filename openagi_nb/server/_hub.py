@@ -113,11 +113,9 @@ class Hub:
         while not self.clock.finished:
             self._cut(loop.time())
             room = self._room()
-            if room <= 0 and self.batches is not None and self.batches.flush():
-                # at max speed the slowest batched client may be waiting for an open batch
-                # that waits for more events: cut it now rather than after its delay
+            if room <= 0 and self.batches is not None and self._held_by_open_batches():
+                self.batches.flush()
                 self._wake_all()
-                await asyncio.sleep(0)
                 continue
             if room <= 0:
                 self._blocked = True
@@ -137,6 +135,13 @@ class Hub:
         if self.batches is not None:
             self.batches.flush()
             self._wake_all()
+
+    def _held_by_open_batches(self) -> bool:
+        """Whether the clock (at max speed, ``queue`` ahead) waits only for batches still open:
+        every subscriber was given all that is closed. They are then cut at once (a batch may
+        always go sooner than ``max_delay``), not after the delay."""
+        return self.batches is not None and self.batches.deadline() is not None and all(
+            s.idle for s in self.subscribers if s.subscribed and not s.closed)
 
     def _wake_all(self) -> None:
         for sub in self.subscribers:

@@ -191,8 +191,9 @@ class Subscriber:
         else:
             self._resume(channel, min(since, ring.head))
         if self.batched is not None:
-            if since is not None:
-                self.batched.want(c, min(since, ring.head))
+            if since is not None:  # the retained events only, as unbatched (a closed batch
+                # may still hold evicted ones)
+                self.batched.want(c, max(min(since, ring.head), ring.oldest))
             elif self.batched.after[c] == NEVER:
                 self.batched.want(c, ring.head)
         first, self.ever_subscribed = not self.ever_subscribed, True
@@ -301,6 +302,11 @@ class Subscriber:
         self._measure()
         self._publisher.on_progress()
         return True
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is owed to the client now (replies, messages, closed batches)."""
+        return self._idle()
 
     def _idle(self) -> bool:
         if self.batched is not None:

@@ -574,8 +574,8 @@ def test_batchlog_cuts_by_size():
     assert [b.seqs.tolist() for b in log.closed[0]] == [[1, 3, 4], [5, 6, 7]]
     assert log.closed[1] == []
     assert log.version == 2
-    assert log.pending_after(1, 0)
-    assert not log.pending_after(1, 2)
+    assert log.first_after(1, 0) == 2  # open
+    assert log.first_after(1, 2) is None
     assert log.deadline() == 1.0  # channel 1's event waits
     log.add(8, 7, kinds(1, 1), 0, now=0.5)
     assert [b.seqs.tolist() for b in log.closed[1]] == [[2, 8, 9]]
@@ -655,14 +655,15 @@ def test_batchlog_next_after_trims_the_batch_it_starts_in():
     assert log.next_after(2, 0) is None
 
 
-def test_batchlog_pending_after_counts_open_and_closed_events():
+def test_batchlog_first_after_finds_open_and_closed_events():
     log = BatchLog(2, 1.0)
-    assert not log.pending_after(0, 0)
-    log.add(1, 0, kinds(0, 0, 0), 0, now=0.0)  # 1 2 closed, 3 open
-    assert log.pending_after(0, 0)
-    assert log.pending_after(0, 2)
-    assert not log.pending_after(0, 3)
-    assert not log.pending_after(1, 0)
+    assert log.first_after(0, 0) is None
+    log.add(1, 0, kinds(0, 1, 0, 0), 0, now=0.0)  # channel 0: 1 3 closed, 4 open
+    assert log.first_after(0, 0) == 1
+    assert log.first_after(0, 1) == 3  # inside a closed batch
+    assert log.first_after(0, 3) == 4  # the open one
+    assert log.first_after(0, 4) is None
+    assert log.first_after(1, 0) == 2
 
 
 def test_batchlog_grant_and_release_keep_the_smallest_bounds():
@@ -726,7 +727,7 @@ def test_cursor_position_is_the_oldest_event_still_needed():
     cursor.want(1, 0)
     assert cursor.position(10) == 10  # nothing of channel 1 published
     log.add(1, 0, kinds(0, 1, 1), 0, now=0.0)  # channel 1: 2 3 closed
-    assert cursor.position(3) == 0
+    assert cursor.position(3) == 1  # the seq before channel 1's first: 1 is not its
     out: list[bytes] = []
     assert cursor.collect(1 << 20, out) == 2
     assert cursor.position(3) == 3

@@ -43,6 +43,7 @@ import time
 import urllib.request
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
@@ -152,7 +153,7 @@ class RawClient:
         # the holes below the lowest channel's last seq at the end (batches of different
         # channels interleave: a client that stops has not got the others' latest yet)
         self.batches: dict[str, list[tuple[int, int, int]]] = {}
-        self.recent: dict[str, deque[tuple[int, bytes]]] = {}
+        self.recent: dict[str, deque[tuple[int, Any]]] = {}
         host, port = url.split("//")[1].split(":")
         self.sock = socket.create_connection((host, int(port)))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
@@ -246,18 +247,20 @@ class RawClient:
             opcode = buf[pos] & 0x0F
             start = pos + head
             pos = start + size
-            if opcode == 2:  # an Arrow batch
-                payload = bytes(buf[start:pos])
-                channel, n, first, last = arrow_events(payload, self.arrow_count)
+            if opcode == 2:  # an Arrow batch: its seqs are kept, not the payload
+                channel, n, first, last, kept = arrow_events(bytes(buf[start:pos]),
+                                                             self.arrow_count)
             elif opcode == 1 and buf.startswith(b'{"type":"batch",', start):
                 payload = bytes(buf[start:pos])
                 header = orjson.loads(payload[:payload.index(b"\n")])
                 channel, n = header["channel"], header["count"]
-                first, last = header["first_seq"], header["last_seq"]
+                first, last, kept = header["first_seq"], header["last_seq"], payload
             else:
                 continue
             self.batches.setdefault(channel, []).append((first, last, n))
-            self.recent.setdefault(channel, deque(maxlen=8)).append((opcode, payload))
+            # the batch straddling the end's lowest seq can be this far back: a quiet channel's
+            # batch waits up to 50 ms, while a busy one sends dozens
+            self.recent.setdefault(channel, deque(maxlen=RECENT[opcode])).append((opcode, kept))
             if not self.data and not count:
                 self.first_at = time.perf_counter()
                 self.first_seq = first
@@ -283,27 +286,32 @@ class RawClient:
             count += sum(n for first, last, n in batches if last <= top)
             straddling = [(first, last) for first, last, _ in batches if first <= top < last]
             if straddling:  # at most one per channel: count its seqs up to top
-                for opcode, payload in self.recent[channel]:
-                    seqs = batch_seqs(opcode, payload)
+                for opcode, kept in self.recent[channel]:
+                    seqs = batch_seqs(opcode, kept)
                     if seqs[0] == straddling[0][0]:
                         count += sum(1 for q in seqs if q <= top)
         return top, count
 
 
-def batch_seqs(opcode: int, payload: bytes) -> list[int]:
+RECENT = {2: 512, 1: 8}
+"""Batches kept per channel to count the end exactly: Arrow batches as their seqs (a few KB),
+JSON batches whole (the JSON runs are short)."""
+
+
+def batch_seqs(opcode: int, kept: Any) -> Any:
     if opcode == 2:
-        return pa.ipc.open_stream(payload).read_all().column("seq").to_pylist()
-    return [orjson.loads(line)["seq"] for line in payload.split(b"\n")[1:]]
+        return kept
+    return [orjson.loads(line)["seq"] for line in kept.split(b"\n")[1:]]
 
 
-def arrow_events(payload: bytes, how: str) -> tuple[str, int, int, int]:
-    """The channel of an Arrow IPC stream, its rows and its first and last ``seq`` (with
-    ``header``: -1, -1, no body being read)."""
+def arrow_events(payload: bytes, how: str) -> tuple[str, int, int, int, Any]:
+    """The channel of an Arrow IPC stream, its rows, its first and last ``seq`` and its seqs
+    (with ``header``: -1, -1 and none, no body being read)."""
     if how == "read":
         table = pa.ipc.open_stream(payload).read_all()
-        seqs = table.column("seq")
+        seqs = table.column("seq").to_numpy()
         channel = table.schema.metadata[b"openagi.channel"].decode()
-        return channel, table.num_rows, seqs[0].as_py(), seqs[-1].as_py()
+        return channel, table.num_rows, int(seqs[0]), int(seqs[-1]), seqs
     reader = pa.ipc.MessageReader.open_stream(payload)
     rows = 0
     while True:
@@ -315,7 +323,7 @@ def arrow_events(payload: bytes, how: str) -> tuple[str, int, int, int]:
             break
         if message.type == "record batch":
             rows += _record_batch_length(message.metadata.to_pybytes())
-    return "?", rows, -1, -1
+    return "?", rows, -1, -1, None
 
 
 def _record_batch_length(fb: bytes) -> int:

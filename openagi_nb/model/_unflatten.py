@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ._rows import format_timestamp
 from ._schema import CATALOGUE, TYPE_OF_CHANNEL, Channel, Field, Kind, column_name
 
 __all__ = ["messages_of"]
+
+_NA: Final = -(2**63)
 
 _Path = tuple[str, tuple[str, ...], bool]
 
@@ -48,33 +51,71 @@ _EVENTS: Final[dict[Channel, dict[str, list[_Path]]]] = {c: _event_paths(c) for 
 
 
 def messages_of(channel: str, table: pa.Table) -> list[dict[str, Any]]:
-    """The messages of ``table``'s rows (columns named as declared; see the module)."""
+    """The messages of ``table``'s rows (columns named as declared; see the module).
+
+    Column by column into Python values first (timestamps formatted by numpy), then row by
+    row: about 2 µs per event, the price of a listener on an ``"arrow"`` stream.
+    """
     channel = Channel(channel)
     kind, events = str(TYPE_OF_CHANNEL[channel]), _EVENTS[channel]
-    stamps = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
-    for name in stamps:  # as integer ns: to_pylist would round to datetime's microseconds
-        i = table.schema.get_field_index(name)
-        table = table.set_column(i, name, table.column(name).cast(pa.int64()))
+    cols = {name: _python(col) for name, col in zip(table.column_names, table.columns,
+                                                    strict=True)}
+    none = [None] * table.num_rows
+    seqs, stamps, extras = cols.get("seq", none), cols.get("timestamp", none), cols.get(
+        "extra", none)
+    fields = {event: [(cols[name], path) for name, path, _ in paths if name in cols]
+              for event, paths in events.items()}
     out = []
-    for row in table.to_pylist():
-        event = row["event"]
+    for i, event in enumerate(cols.get("event", none)):
         data: dict[str, Any] = {}
-        for name, path, is_stamp in events.get(event, ()):
-            value = row.get(name)
+        for values, path in fields.get(event, ()):
+            value = values[i]
             if value is not None:
-                _put(data, path, format_timestamp(value) if is_stamp else value)
+                if len(path) == 1:
+                    data[path[0]] = value
+                else:
+                    _put(data, path, value)
         message: dict[str, Any] = {"type": kind, "event": event, "data": data,
-                                   "timestamp": format_timestamp(row["timestamp"])}
-        if row.get("seq") is not None:
-            message["seq"] = row["seq"]
-        if row.get("extra"):
-            for key, value in orjson.loads(row["extra"]).items():
+                                   "timestamp": stamps[i]}
+        if seqs[i] is not None:
+            message["seq"] = seqs[i]
+        if (extra := extras[i]) is not None:
+            for key, value in orjson.loads(extra).items():
                 head, *rest = key.split(".")
                 if head == "data" and rest:
                     _put(data, tuple(rest), value)
                 else:
                     message[key] = value
         out.append(message)
+    return out
+
+
+def _python(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as Python objects, None for null. Arrow's ``to_pylist`` takes about
+    1 µs a value for timestamps and dictionaries: these go through numpy instead."""
+    if pa.types.is_timestamp(column.type):
+        return _iso(column)
+    if pa.types.is_dictionary(column.type):
+        out: list[Any] = []
+        for chunk in column.chunks:
+            values = np.array([*chunk.dictionary.to_pylist(), None], dtype=object)
+            indices = pc.fill_null(chunk.indices.cast(pa.int64()), -1).to_numpy()
+            out.extend(values[indices].tolist())
+        return out
+    values: list[Any] = column.to_pylist()
+    return values
+
+
+def _iso(column: pa.ChunkedArray) -> list[str | None]:
+    """Timestamps as :func:`~._rows.format_timestamp` writes them, for a whole column at once."""
+    ns = np.asarray(pc.fill_null(column.cast(pa.int64()), _NA).to_numpy(), dtype=np.int64)
+    us = ns // 1000
+    text = np.datetime_as_string(us.astype("datetime64[us]"), unit="us").astype(object)
+    whole = us % 1_000_000 == 0
+    text[whole] = [t[:19] for t in text[whole]]
+    out: list[str | None] = [t + "Z" for t in text]
+    for k in np.flatnonzero(ns == _NA).tolist():
+        out[k] = None
     return out
 
 

@@ -102,8 +102,8 @@ def _python(column: pa.ChunkedArray) -> list[Any]:
             indices = pc.fill_null(chunk.indices.cast(pa.int64()), -1).to_numpy()
             out.extend(values[indices].tolist())
         return out
-    values: list[Any] = column.to_pylist()
-    return values
+    plain: list[Any] = column.to_pylist()
+    return plain
 
 
 def _iso(column: pa.ChunkedArray) -> list[str | None]:

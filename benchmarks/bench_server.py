@@ -194,6 +194,7 @@ class RawClient:
             return
         buf = self.buf
         buf += chunk
+        # frame_at() inline: this is the reader that must outrun the server frame by frame
         pos, end, count, last = 0, len(buf), 0, (0, 0)
         while end - pos >= 2:
             size = buf[pos + 1] & 0x7F
@@ -230,23 +231,9 @@ class RawClient:
         (control replies, text frames without a batch header, are skipped)."""
         buf = self.buf
         buf += chunk
-        pos, end, count = 0, len(buf), 0
-        while end - pos >= 2:
-            size = buf[pos + 1] & 0x7F
-            head = 2
-            if size == 126:
-                if end - pos < 4:
-                    break
-                size, head = (buf[pos + 2] << 8) | buf[pos + 3], 4
-            elif size == 127:
-                if end - pos < 10:
-                    break
-                size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
-            if end - pos < head + size:
-                break
-            opcode = buf[pos] & 0x0F
-            start = pos + head
-            pos = start + size
+        pos, count = 0, 0
+        while (frame := frame_at(buf, pos)) is not None:
+            opcode, start, pos = frame
             if opcode == 2:  # an Arrow batch: its seqs are kept, not the payload
                 channel, n, first, last, kept = arrow_events(bytes(buf[start:pos]),
                                                              self.arrow_count)
@@ -291,6 +278,26 @@ class RawClient:
                     if seqs[0] == straddling[0][0]:
                         count += sum(1 for q in seqs if q <= top)
         return top, count
+
+
+def frame_at(buf: bytearray, pos: int) -> tuple[int, int, int] | None:
+    """The frame starting at ``pos`` in ``buf``: ``(opcode, payload start, payload end)``, or
+    None when it is not all there yet (server frames: unmasked)."""
+    end = len(buf)
+    if end - pos < 2:
+        return None
+    size, head = buf[pos + 1] & 0x7F, 2
+    if size == 126:
+        if end - pos < 4:
+            return None
+        size, head = (buf[pos + 2] << 8) | buf[pos + 3], 4
+    elif size == 127:
+        if end - pos < 10:
+            return None
+        size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+    if end - pos < head + size:
+        return None
+    return buf[pos] & 0x0F, pos + head, pos + head + size
 
 
 RECENT = {2: 512, 1: 8}

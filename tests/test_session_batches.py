@@ -23,14 +23,14 @@ from openagi_nb.model import (
     BatchSettings,
     Channel,
     Compression,
-    FrameParser,
     Row,
 )
 from openagi_nb.stream._events import Columns
 from openagi_nb.stream._resume import NO_SEQ, Resume
-from openagi_nb.stream._session import OTHER, ClientSession, Rejected, Reply
+from openagi_nb.stream._session import OTHER, Rejected, Reply
 
-from .test_session import T0, intrusion, metric
+from .test_session import T0, intrusion, metric, subscribe
+from .test_session import Wire as PlainWire
 
 M, S = Channel.MONITORING, Channel.SECURITY
 ARROW = BatchSettings(BatchFormat.ARROW, Compression.LZ4, 4096, 50.0)
@@ -82,35 +82,16 @@ def jbatch(messages: list[dict[str, Any]], channel: Channel = M) -> bytes:
     return json_lines([orjson.dumps(m) for m in messages], channel)
 
 
-class Wire:
+class Wire(PlainWire):
     """A session asking for ``batch`` and the client frames it has sent, parsed back."""
 
     def __init__(self, channels: tuple[Channel, ...] = (M, S),
                  batch: BatchSettings | None = ARROW) -> None:
-        self.session = ClientSession(channels, mask_key=lambda n: b"\x01\x02\x03\x04",
-                                     batch=batch)
+        super().__init__(channels, batch=batch)
 
     def connect(self, offered: BatchSettings | None = ARROW, now: float = 0.0) -> list[Any]:
         self.session.connection_made(now, offered)
         return self.sent()
-
-    def feed(self, data: bytes, now: float = 1.0) -> list[Any]:
-        return self.session.receive_data(data, now)
-
-    def sent(self) -> list[Any]:
-        """Text frames as JSON objects, other frames as ``(opcode, payload)``."""
-        parser = FrameParser()
-        parser.feed(self.session.data_to_send())
-        out: list[Any] = []
-        while (item := parser.next()) is not None:
-            opcode, payload = item
-            out.append(orjson.loads(payload) if opcode == TEXT else item)
-        return out
-
-
-def subscribe(channel: Channel, since: int | None = None) -> dict[str, Any]:
-    return {"type": "subscribe", "channel": channel.value,
-            **({} if since is None else {"since": since})}
 
 
 def seqs(events: list[Any]) -> list[int]:

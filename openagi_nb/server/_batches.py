@@ -107,8 +107,6 @@ class BatchLog:
         self._open = [_Open() for _ in CHANNELS]
         self.closed: list[list[Batch]] = [[] for _ in CHANNELS]
         self._lasts: list[list[int]] = [[] for _ in CHANNELS]  # closed[c][k].last, for bisect
-        self.version = 0
-        """Batches closed so far: a subscriber that saw this many has nothing new."""
 
     # --- who asks for what ----------------------------------------------------------------
 
@@ -132,11 +130,6 @@ class BatchLog:
         asked = self._asked.values()
         self.max_events = min((e for e, _ in asked), default=self.limit_events)
         self.max_delay = min((d for _, d in asked), default=self.limit_delay)
-
-    @property
-    def active(self) -> bool:
-        """Whether any client receives batches (else the hub need not cut any)."""
-        return bool(self._asked)
 
     # --- the hub's side -------------------------------------------------------------------
 
@@ -180,7 +173,6 @@ class BatchLog:
         for batch in self._open[c].take(c, self.max_events):
             self.closed[c].append(batch)
             self._lasts[c].append(batch.last)
-            self.version += 1
 
     def forget(self, oldest: int) -> None:
         """Drop the closed batches whose events are all older than ``oldest`` + 1 (evicted
@@ -212,8 +204,3 @@ class BatchLog:
                 return None
             seqs = next(s for s in pending.seqs if int(s[-1]) > seq)
         return int(seqs[np.searchsorted(seqs, seq, side="right")])
-
-    def oldest(self, c: int) -> int | None:
-        """The first ``seq`` of channel ``c`` still held in a closed batch."""
-        return self.closed[c][0].first if self.closed[c] else None
-

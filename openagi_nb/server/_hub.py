@@ -221,6 +221,7 @@ class Hub:
         return {
             "clients": len(self.subscribers),
             "subscribers": sum(1 for s in self.subscribers if s.subscribed),
+            "batched": sum(1 for s in self.subscribers if s.batched is not None),
             "messages_published": self.ring.head,
             "slow_consumers_closed": self.slow_consumers,
             "capture": {

@@ -1,14 +1,19 @@
 """The hub: one replay clock publishing into one ring that every subscriber reads.
 
-Each message is encoded and framed once, when it is published, whatever the number of clients
-(:func:`._replay.frames`), into a ring of ``max(history, queue) + CHUNK`` frames: ``--history`` is
-the least that resume can reach back. The publisher runs on the event loop:
+Each message is published into a ring of ``max(history, queue) + CHUNK`` messages
+(``--history`` is the least that resume can reach back) and framed once, whatever the number of
+clients (:func:`._replay.frames`), when the first client that takes one message per frame needs
+it. Clients that take batches (``docs/protocol.md`` section 14) read the same messages cut into
+batches by the :class:`~._batches.BatchLog`, each batch encoded once per format (:meth:`Hub.encode`,
+from the capture's columns for ``"arrow"``). The publisher runs on the event loop:
 
 - at a finite ``speed`` it publishes what is due and closes (1013, ``slow_consumer``) any client
   more than ``queue`` messages behind, which can come back and resume;
 - at ``--speed max`` it publishes as fast as the slowest subscriber reads, never more than
   ``queue`` messages ahead of it (no drops), and holds while nobody is subscribed;
-- with ``wait_for`` it holds the clock until that many clients have subscribed.
+- with ``wait_for`` it holds the clock until that many clients have subscribed;
+- it closes batches that have waited their delay, and at ``--speed max`` cuts the open ones at
+  once when they are all the slowest client waits for.
 
 What a slow client costs in bytes (its transport's buffer and unread replies) is bounded by its
 subscriber (``queue_bytes``); the hub counts only messages, which cost no memory per client.

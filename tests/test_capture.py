@@ -127,8 +127,10 @@ def test_parquet_dataset_is_hive_partitioned_and_readable_without_our_code(tmp_p
     assert table.num_rows == 2
     assert {"node_id", "value", "threshold", "extra"} <= set(table.column_names)
     hive = ds.dataset(out, format="parquet", partitioning="hive")
-    assert sorted({f.split("/")[-2] for f in hive.files}) == [
+    assert sorted({f.split("/")[-3] for f in hive.files}) == [
         f"channel={c.value}" for c in sorted(model.Channel, key=lambda c: c.value)]
+    assert {f.split("/")[-2] for f in hive.files} == {"hour=2026-01-05T08"}  # by hour too
+    assert set(hive.to_table().column("hour").to_pylist()) == {"2026-01-05T08"}
     assert load_capture(out).rejects["line"].tolist() == [7]
 
 

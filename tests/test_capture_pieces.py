@@ -4,6 +4,7 @@ pieces, loaded as one capture, converted piece by piece."""
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import pytest
 from pandas.testing import assert_frame_equal
@@ -91,16 +92,22 @@ def test_damage_in_a_piece_is_one_reject_naming_the_piece(tmp_path):
 def test_convert_appends_new_pieces_without_rewriting_the_old(tmp_path):
     directory = write_pieces(tmp_path / "rec", [MESSAGES[:200], MESSAGES[190:400]])
     out = convert(directory, tmp_path / "pq")
-    first = sorted(out.glob("channel=*/part-*.parquet"))
+    first = sorted(out.glob("channel=*/hour=*/part-*.parquet"))
     stamps = {f: f.stat().st_mtime_ns for f in first}
     write_pieces(directory, [MESSAGES[:200], MESSAGES[190:400], MESSAGES[390:]])
     convert(directory, out)
     assert {f: f.stat().st_mtime_ns for f in first} == stamps
-    assert len(sorted(out.glob("channel=monitoring_events/part-*.parquet"))) == 2
+    assert parts(out) == {0, 1}
     merged = load_capture(out)
     assert merged.frame("monitoring_events")["seq"].tolist() == list(range(1, 601))
     convert(directory, out)  # nothing new: nothing written
-    assert len(sorted(out.glob("channel=monitoring_events/part-*.parquet"))) == 2
+    assert parts(out) == {0, 1}
+
+
+def parts(out: Path) -> set[int]:
+    """The part numbers of the monitoring files (``part-<part>-<k>.parquet``)."""
+    return {int(f.stem.split("-")[1])
+            for f in out.glob("channel=monitoring_events/hour=*/part-*.parquet")}
 
 
 def test_every_cli_verb_takes_a_directory_of_pieces(tmp_path, capsys):

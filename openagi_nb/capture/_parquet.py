@@ -1,8 +1,10 @@
-"""Parquet datasets of captures: ``out/channel=<name>/part-<n>.parquet`` (Hive-partitioned, one
-schema per channel) and ``_rejects[-<n>].parquet`` (the ``_`` hides it from dataset readers).
+"""Parquet datasets of captures, as ``convert`` writes and ``load_capture`` reads them: the
+channels' files in the layout of :mod:`._dataset` (by channel, then hour) and
+``_rejects[-<n>].parquet`` (the ``_`` hides it from dataset readers).
 
 A dataset grows by parts: :func:`write_parts` adds part ``n`` without touching the others, which
-is how ``convert`` appends the new pieces of a recording.
+is how ``convert`` appends the new pieces of a recording. Datasets written before the hour
+directories (``channel=<name>/part-<n>.parquet``) are read alike.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 from ..exceptions import CaptureError
 from ..model import CHANNELS, Channel, arrow_frame, empty_frame
 from ._capture import Capture, rejects_frame, sorted_frame
+from ._dataset import DatasetWriter, Period
 
 __all__ = ["REJECTS_FILE", "known_seqs", "next_part", "read_dataset", "write_parts"]
 
@@ -25,19 +28,18 @@ REJECTS_FILE: Final = "_rejects.parquet"
 
 
 def write_parts(frames: dict[Channel, pd.DataFrame], rejects: pd.DataFrame, out: Path,
-                part: int) -> None:
+                part: int, period: Period = "hour") -> None:
     """Write ``frames`` and ``rejects`` as part ``part`` of the dataset at ``out``.
 
     Raises:
         CaptureError: the directory or a file cannot be written.
     """
+    writer = DatasetWriter(out, part, period=period)
     try:
         out.mkdir(parents=True, exist_ok=True)
         for channel in CHANNELS:
-            directory = out / f"channel={channel.value}"
-            directory.mkdir(exist_ok=True)
-            table = pa.Table.from_pandas(frames[channel], preserve_index=False)
-            pq.write_table(table, directory / f"part-{part}.parquet", compression="zstd")
+            (out / f"channel={channel.value}").mkdir(exist_ok=True)  # even with no rows
+            writer.write_frame(channel, frames[channel])
         name = REJECTS_FILE if part == 0 else f"_rejects-{part}.parquet"
         pq.write_table(pa.Table.from_pandas(rejects, preserve_index=False), out / name)
     except OSError as exc:
@@ -46,8 +48,8 @@ def write_parts(frames: dict[Channel, pd.DataFrame], rejects: pd.DataFrame, out:
 
 def next_part(out: Path) -> int:
     """The number of the next part of the dataset at ``out`` (0 for a new one)."""
-    numbers = [int(f.stem.removeprefix("part-")) for f in out.glob("channel=*/part-*.parquet")
-               if f.stem.removeprefix("part-").isdigit()]
+    numbers = [int(number) for f in out.glob("channel=*/**/part-*.parquet")
+               if (number := f.stem.removeprefix("part-").split("-")[0]).isdigit()]
     return max(numbers, default=-1) + 1
 
 
@@ -62,7 +64,7 @@ def known_seqs(out: Path, channel: Channel) -> pd.Series:
 
 def _parts(out: Path, channel: Channel) -> list[Path]:
     directory = out / f"channel={channel.value}"
-    return sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    return sorted(directory.rglob("*.parquet")) if directory.is_dir() else []
 
 
 def read_dataset(directory: Path) -> Capture:

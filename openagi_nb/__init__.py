@@ -14,7 +14,7 @@ from ._lazy import attach
 
 if TYPE_CHECKING:
     from . import analysis, widgets
-    from .capture import Capture, load_capture
+    from .capture import Capture, Dataset, load_capture, open_dataset
     from .exceptions import (
         AuthenticationFailed,
         CaptureError,
@@ -41,7 +41,8 @@ _EXCEPTIONS: Final = (
     "StreamTimeout", "TokenRefused", "TokenRequestFailed",
 )
 _HOMES: Final[dict[str, str]] = {
-    "Capture": ".capture", "load_capture": ".capture",
+    "Capture": ".capture", "load_capture": ".capture", "Dataset": ".capture",
+    "open_dataset": ".capture",
     "EventStream": ".stream", "Gap": ".stream", "LiveFrame": ".stream", "State": ".stream",
     "StreamStats": ".stream",
     "fetch_token": ".stream",
@@ -56,6 +57,7 @@ __all__ = [
     "CaptureError",
     "Channel",
     "ConnectionFailed",
+    "Dataset",
     "EventStream",
     "Gap",
     "InvalidMessage",
@@ -77,6 +79,7 @@ __all__ = [
     "analysis",
     "fetch_token",
     "load_capture",
+    "open_dataset",
     "widgets",
 ]
 

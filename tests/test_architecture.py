@@ -20,11 +20,11 @@ NAMEDTUPLE_API = {"_replace", "_asdict", "_make", "_fields"}  # public despite t
 PUBLIC = {
     "openagi_nb": [
         "AuthenticationFailed", "Capture", "CaptureError", "Channel", "ConnectionFailed",
-        "EventStream", "Gap", "InvalidMessage", "InvalidToken", "LiveFrame", "MessageType",
+        "Dataset", "EventStream", "Gap", "InvalidMessage", "InvalidToken", "LiveFrame", "MessageType",
         "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "Severity",
         "State", "StreamError", "StreamStats", "StreamTimeout", "TokenRefused",
         "TokenRequestFailed", "__version__", "analysis", "fetch_token", "load_capture",
-        "widgets",
+        "open_dataset", "widgets",
     ],
     "openagi_nb.model": [
         "API_ROOT", "ArrowBatch", "BINARY", "BatchFormat", "BatchSettings", "CATALOGUE",
@@ -47,8 +47,8 @@ PUBLIC = {
         "fetch_token", "record",
     ],
     "openagi_nb.capture": [
-        "Capture", "CaptureWriter", "StrPath", "convert", "iter_lines", "load_capture",
-        "pieces", "summarize",
+        "Capture", "CaptureWriter", "Dataset", "StrPath", "convert", "iter_lines",
+        "load_capture", "open_dataset", "pieces", "summarize",
     ],
     "openagi_nb.scenario": [
         "DEFAULT_START", "Incident", "MIN_DURATION", "MIN_NODES", "Scenario", "counts_markdown",

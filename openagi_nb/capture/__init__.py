@@ -5,9 +5,10 @@ the same frames as the live stream's."""
 from ._capture import Capture
 from ._convert import convert
 from ._load import iter_lines, load_capture
+from ._open import Dataset, open_dataset
 from ._pieces import StrPath, pieces
 from ._summary import summarize
 from ._write import CaptureWriter
 
-__all__ = ["Capture", "CaptureWriter", "StrPath", "convert", "iter_lines", "load_capture",
-           "pieces", "summarize"]
+__all__ = ["Capture", "CaptureWriter", "Dataset", "StrPath", "convert", "iter_lines",
+           "load_capture", "open_dataset", "pieces", "summarize"]

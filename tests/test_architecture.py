@@ -20,7 +20,8 @@ NAMEDTUPLE_API = {"_replace", "_asdict", "_make", "_fields"}  # public despite t
 PUBLIC = {
     "openagi_nb": [
         "AuthenticationFailed", "Capture", "CaptureError", "Channel", "ConnectionFailed",
-        "Dataset", "EventStream", "Gap", "InvalidMessage", "InvalidToken", "LiveFrame", "MessageType",
+        "Dataset", "EventStream", "Gap", "InvalidMessage", "InvalidToken", "LiveFrame",
+        "MessageType",
         "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "Severity",
         "State", "StreamError", "StreamStats", "StreamTimeout", "TokenRefused",
         "TokenRequestFailed", "__version__", "analysis", "fetch_token", "load_capture",

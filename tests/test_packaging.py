@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def requirement(spec: str) -> tuple[str, str]:
-    name, version = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(.*)", spec.strip()).groups()
+    """``(name, version)`` of a requirement; pip's extras (``dask[dataframe]``) are dropped:
+    conda packages have none (conda-forge's dask is the one with the dataframe part)."""
+    name, version = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[[^]]*\])?\s*(.*)",
+                                 spec.strip()).groups()
     return name.lower().replace("_", "-"), version.replace(" ", "")
 
 

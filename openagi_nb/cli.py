@@ -120,13 +120,13 @@ def _convert(args: argparse.Namespace) -> int:
     from .capture import convert, load_capture
 
     if not args.capture.is_file():  # pieces: only the new ones are added to the dataset
-        cap = load_capture(convert(args.capture, args.output))
+        cap = load_capture(convert(args.capture, args.output, period=args.period))
         print(f"{args.output}/ holds {len(cap):,} events in {len(cap.channels)} channels "
               f"({len(cap.rejects):,} rejects)")
         return 0
     with _progress(args.capture.stat().st_size, "B", "loading") as update:
         cap = load_capture(args.capture, progress=update)
-    out = convert(cap, args.output)
+    out = convert(cap, args.output, period=args.period)
     print(f"wrote {len(cap):,} events in {len(cap.channels)} channels to {out}/ "
           f"({len(cap.rejects):,} rejects)")
     return 0
@@ -138,6 +138,9 @@ def _add_convert(sub: Any) -> None:
                    help=".jsonl or .jsonl.gz capture, or a directory (or glob) of pieces: "
                         "pieces the dataset lacks are appended")
     p.add_argument("-o", "--output", required=True, type=Path, help="output directory")
+    p.add_argument("--period", choices=("hour", "day"), default="hour",
+                   help="one directory per hour (default) or per day of the events, within "
+                        "each channel's")
     p.set_defaults(handler=_convert)
 
 

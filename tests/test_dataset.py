@@ -181,3 +181,13 @@ def test_errors_say_what_is_wrong(dataset, tmp_path):
     next(broken.glob("channel=monitoring_events/*/part-*.parquet")).write_bytes(b"not parquet")
     with pytest.raises(CaptureError, match="monitoring_events"):
         open_dataset(broken).frame("monitoring_events")
+
+
+def test_convert_by_day_and_appending_keeps_the_datasets_period(tmp_path, scenario_capture):
+    out = convert(scenario_capture, tmp_path / "daily", period="day")
+    assert {p.name for p in out.glob("channel=*/*")} == {"day=2026-01-05"}
+    convert(scenario_capture, out)  # a file replaces the dataset, in the period asked
+    assert {p.name for p in out.glob("channel=monitoring_events/*")} == {
+        f"hour=2026-01-05T{h:02d}" for h in range(9, 9 + HOURS)}
+    with pytest.raises(ValueError, match="period must be"):
+        convert(scenario_capture, out, period="week")  # type: ignore[arg-type]

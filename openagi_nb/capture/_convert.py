@@ -15,6 +15,7 @@ from typing import Final
 from ..exceptions import CaptureError
 from ..model import CHANNELS
 from ._capture import Capture
+from ._dataset import PERIODS, Period, period_in
 from ._load import drop_repeated, load_capture, load_files
 from ._parquet import known_seqs, next_part, write_parts
 from ._pieces import StrPath, is_dataset, pieces
@@ -24,47 +25,55 @@ __all__ = ["MANIFEST", "convert"]
 MANIFEST: Final = "_pieces.json"
 
 
-def convert(capture: StrPath | Capture, out_dir: StrPath) -> Path:
-    """Write a capture as a Hive-partitioned Parquet dataset: ``out_dir/channel=<name>/``.
+def convert(capture: StrPath | Capture, out_dir: StrPath, *, period: Period = "hour") -> Path:
+    """Write a capture as a Hive-partitioned Parquet dataset:
+    ``out_dir/channel=<name>/hour=<YYYY-MM-DDTHH>/`` (``period="day"``: ``day=<YYYY-MM-DD>``).
 
     Each channel's directory holds files in that channel's schema, readable by pyarrow, DuckDB
-    or Dask without our code; the rejects go to ``_rejects*.parquet``, which dataset readers
-    skip. :func:`load_capture` of ``out_dir`` gives frames equal to those of the source.
+    or Dask without our code (layout: :mod:`._dataset`); the rejects go to
+    ``_rejects*.parquet``, which dataset readers skip. :func:`load_capture` and
+    :func:`open_dataset` of ``out_dir`` give frames equal to those of the source.
 
     A file or a :class:`Capture` replaces what ``out_dir`` held. A directory or glob of pieces
-    appends, to a dataset made from those pieces before, only the pieces it does not hold yet.
+    appends, to a dataset made from those pieces before, only the pieces it does not hold yet
+    (in the dataset's own period).
 
     Raises:
         CaptureError: the source cannot be read, or ``out_dir`` written.
     """
     out = Path(out_dir)
+    if period not in PERIODS:
+        raise ValueError(f"period must be 'hour' or 'day', got {period!r}")
     if isinstance(capture, Capture):
-        return _replace(capture, out, None)
+        return _replace(capture, out, None, period)
     source = Path(capture)
     if source.is_file() or is_dataset(source):
-        return _replace(load_capture(source), out, None)
+        return _replace(load_capture(source), out, None, period)
     files = pieces(capture)
     held = _manifest(out)
     if held is None:
-        return _replace(load_files(files, str(capture)), out, _sizes(files))
+        return _replace(load_files(files, str(capture)), out, _sizes(files), period)
     new = [f for f in files if held.get(f.name) != f.stat().st_size]
     if new:
         cap = load_files(new, str(capture))
         frames = {c: drop_repeated(cap.frames[c], known_seqs(out, c)) for c in CHANNELS}
-        write_parts(frames, cap.rejects, out, next_part(out))
+        write_parts(frames, cap.rejects, out, next_part(out), period_in(out) or period)
         _write_manifest(out, {**held, **_sizes(new)})
     return out
 
 
-def _replace(cap: Capture, out: Path, sizes: dict[str, int] | None) -> Path:
+def _replace(cap: Capture, out: Path, sizes: dict[str, int] | None, period: Period) -> Path:
     """Write ``cap`` as the whole dataset at ``out``: the parts it had are removed."""
     try:
-        for old in [*out.glob("channel=*/part-*.parquet"), *out.glob("_rejects*.parquet"),
+        for old in [*out.glob("channel=*/**/part-*.parquet"), *out.glob("_rejects*.parquet"),
                     out / MANIFEST]:
             old.unlink(missing_ok=True)
+        for empty in sorted(out.glob("channel=*/*=*"), reverse=True):
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
     except OSError as exc:
         raise CaptureError(f"cannot replace Parquet dataset: {exc}", path=str(out)) from exc
-    write_parts(cap.frames, cap.rejects, out, 0)
+    write_parts(cap.frames, cap.rejects, out, 0, period)
     if sizes is not None:
         _write_manifest(out, sizes)
     return out

@@ -31,7 +31,9 @@ import pyarrow.parquet as pq
 from ..exceptions import CaptureError
 from ..model import Channel
 
-__all__ = ["NODE_COLUMNS", "PERIODS", "ROW_GROUP", "DatasetWriter", "Period", "period_of"]
+__all__ = [
+    "NODE_COLUMNS", "PERIODS", "ROW_GROUP", "DatasetWriter", "Period", "period_in", "period_of",
+]
 
 Period = Literal["hour", "day"]
 PERIODS: Final[dict[str, str]] = {"hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
@@ -54,6 +56,17 @@ def period_of(stamps: pa.ChunkedArray | pa.Array, period: Period) -> np.ndarray:
     floored = ns.astype("datetime64[ns]").astype(f"datetime64[{_UNITS[period]}]")
     text: np.ndarray = np.asarray(np.datetime_as_string(floored, unit=_UNITS[period]))
     return text
+
+
+def period_in(out: Path) -> Period | None:
+    """The period of the dataset at ``out`` (None: none yet, or the layout before periods)."""
+    for directory in out.glob("channel=*/*=*"):
+        key = directory.name.split("=", 1)[0]
+        if key == "hour":
+            return "hour"
+        if key == "day":
+            return "day"
+    return None
 
 
 class DatasetWriter:

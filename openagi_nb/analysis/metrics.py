@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..durations import Duration, positive
+from ._dask import grouped, is_dask, narrow
 from ._prepare import (
     floats,
     frequency,
@@ -56,6 +57,11 @@ def summary(df: pd.DataFrame, *, metric: str | Iterable[str] | None = None) -> p
         ``p95``, ``p99`` (linear interpolation), ``max``, ``threshold`` (the last one seen, NaN if
         none) and ``share_above`` (0..1).
     """
+    if is_dask(df):
+        # quantiles need every value of a series: each series' rows go to one partition
+        rows = narrow(df, lambda p: metric_samples(p, metric, "summary", need_threshold=False))
+        out = grouped(rows, ["node_id", "metric"], summary)
+        return out.sort_values(["node_id", "metric"], kind="stable", ignore_index=True)
     rows = metric_samples(df, metric, "summary", need_threshold=False)
     codes, keys = group_codes(rows, ["node_id", "metric"])
     t = nanoseconds(rows["timestamp"])

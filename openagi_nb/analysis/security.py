@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..durations import Duration, positive
+from ._dask import is_dask, reduce, select
 from ._prepare import (
     NAT,
     SEVERITY,
@@ -65,21 +66,10 @@ def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
     """
     if n is not None and n < 0:
         raise ValueError(f"n: expected a count >= 0 or None, got {n!r}")
-    rows = events(df, SOURCED, ["source_ip", "attack_type", "blocked", "severity"], "top_sources")
-    rows = rows.loc[rows["source_ip"].notna().to_numpy(bool)]
-    stats = pd.DataFrame({
-        "source_ip": rows["source_ip"].astype("string").to_numpy(object),
-        "events": 1,
-        "blocked": (rows["event"] == "attack_blocked").to_numpy(np.int64),
-        "unblocked": _is_unblocked(rows).astype(np.int64),
-        "severity": rows["severity"].astype(SEVERITY).cat.codes.to_numpy(np.int64),
-        "first_seen": nanoseconds(rows["timestamp"]),
-    }).assign(last_seen=lambda x: x["first_seen"])
-    table = stats.groupby("source_ip", sort=False).agg(
-        events=("events", "sum"), blocked=("blocked", "sum"), unblocked=("unblocked", "sum"),
-        severity=("severity", "max"), first_seen=("first_seen", "min"),
-        last_seen=("last_seen", "max"),
-    ).reset_index()
+    if is_dask(df):  # a table per partition, combined: one row per source IP
+        table, pairs = reduce(df, _source_partial, _source_combine)
+    else:
+        table, pairs = _source_combine([_source_partial(df)])
     table = table.sort_values(
         ["events", "last_seen", "source_ip"], ascending=[False, False, True], kind="stable"
     )
@@ -90,19 +80,49 @@ def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
         "events": table["events"].to_numpy(np.int64),
         "blocked": table["blocked"].to_numpy(np.int64),
         "unblocked": table["unblocked"].to_numpy(np.int64),
-        "attack_types": _attack_types(rows, table["source_ip"]),
+        "attack_types": _attack_types(pairs, table["source_ip"]),
         "max_severity": pd.Categorical.from_codes(table["severity"].to_numpy(), dtype=SEVERITY),
         "first_seen": stamps(table["first_seen"].to_numpy()),
         "last_seen": stamps(table["last_seen"].to_numpy()),
     })
 
 
-def _attack_types(rows: pd.DataFrame, sources: pd.Series) -> Any:
+_SOURCE_STATS: Final = {
+    "events": "sum", "blocked": "sum", "unblocked": "sum", "severity": "max",
+    "first_seen": "min", "last_seen": "max",
+}
+
+
+def _source_partial(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per source IP of a frame (or a partition): the counts, and its (IP, attack type) pairs."""
+    rows = events(df, SOURCED, ["source_ip", "attack_type", "blocked", "severity"], "top_sources")
+    rows = rows.loc[rows["source_ip"].notna().to_numpy(bool)]
+    stats = pd.DataFrame({
+        "source_ip": rows["source_ip"].astype("string").to_numpy(object),
+        "events": 1,
+        "blocked": (rows["event"] == "attack_blocked").to_numpy(np.int64),
+        "unblocked": _is_unblocked(rows).astype(np.int64),
+        "severity": rows["severity"].astype(SEVERITY).cat.codes.to_numpy(np.int64),
+        "first_seen": nanoseconds(rows["timestamp"]),
+    }).assign(last_seen=lambda x: x["first_seen"])
+    table = stats.groupby("source_ip", sort=False).agg(_SOURCE_STATS).reset_index()
+    pairs = rows.loc[rows["attack_type"].notna().to_numpy(bool), ["source_ip", "attack_type"]]
+    return table, pairs.drop_duplicates()
+
+
+def _source_combine(
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if len(parts) == 1:
+        return parts[0]
+    table = pd.concat([t for t, _ in parts], ignore_index=True)
+    table = table.groupby("source_ip", sort=False).agg(_SOURCE_STATS).reset_index()
+    return table, pd.concat([p for _, p in parts], ignore_index=True).drop_duplicates()
+
+
+def _attack_types(pairs: pd.DataFrame, sources: pd.Series) -> Any:
     """Comma-separated sorted attack types of each of ``sources`` (only those are computed)."""
-    wanted = rows.loc[
-        rows["source_ip"].isin(sources).to_numpy(bool) & rows["attack_type"].notna().to_numpy(bool),
-        ["source_ip", "attack_type"],
-    ].drop_duplicates()
+    wanted = pairs.loc[pairs["source_ip"].isin(sources).to_numpy(bool)]
     joined = wanted.sort_values("attack_type").groupby("source_ip")["attack_type"].agg(", ".join)
     return pd.array(sources.map(joined).to_numpy(object), dtype="string")
 
@@ -121,10 +141,15 @@ def unblocked(df: pd.DataFrame, min_severity: str = "high") -> pd.DataFrame:
         ``timestamp``, ``source_ip``, ``attack_type``, ``severity``, ``blocked``; by time.
     """
     floor = list(SEVERITY.categories).index(severity(min_severity, "min_severity"))
-    rows = events(df, ["intrusion_detected"], ["source_ip", "attack_type", "severity", "blocked"],
-                  "unblocked")
-    level = rows["severity"].astype(SEVERITY).cat.codes.to_numpy()
-    rows = rows.loc[_is_unblocked(rows) & (level >= floor)]
+
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        rows = events(frame, ["intrusion_detected"],
+                      ["source_ip", "attack_type", "severity", "blocked"], "unblocked")
+        level = rows["severity"].astype(SEVERITY).cat.codes.to_numpy()
+        return rows.loc[_is_unblocked(rows) & (level >= floor)]
+
+    # on Dask, the rows selected are the result: gathering them gathers no more than it
+    rows = select(df, chosen) if is_dask(df) else chosen(df)
     cols = ["timestamp", "source_ip", "attack_type", "severity", "blocked"]
     return _time_sorted(rows)[cols].reset_index(drop=True)
 

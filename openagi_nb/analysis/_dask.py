@@ -28,7 +28,7 @@ import pandas as pd
 
 __all__ = [
     "HasDask", "check_order", "compute", "fold", "frame_of", "grouped", "has_dask", "is_dask",
-    "max_time", "meta", "narrow", "reduce", "select",
+    "max_time", "meta", "min_time", "narrow", "reduce", "select",
 ]
 
 Carry = TypeVar("Carry")
@@ -86,6 +86,12 @@ def select(ddf: Any, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame
 def max_time(ddf: Any, column: str = "timestamp") -> pd.Timestamp | None:
     """The latest ``column`` value of the frame (``None`` when it has none): one reduction."""
     (value,) = compute(ddf[column].max())
+    return None if pd.isna(value) else pd.Timestamp(value)
+
+
+def min_time(ddf: Any, column: str = "timestamp") -> pd.Timestamp | None:
+    """The earliest ``column`` value of the frame (``None`` when it has none)."""
+    (value,) = compute(ddf[column].min())
     return None if pd.isna(value) else pd.Timestamp(value)
 
 

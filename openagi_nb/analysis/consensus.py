@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..durations import Duration, duration
 from ..model import PHASES
-from ._dask import grouped, is_dask, max_time, narrow
+from ._dask import grouped, is_dask, max_time, narrow, select
 from ._prepare import events, nanoseconds, order_key
 
 __all__ = [
@@ -179,7 +179,11 @@ def view_changes(df: pd.DataFrame) -> pd.DataFrame:
         ``timestamp``, ``old_view``, ``new_view``, ``new_leader``, ``reason``.
     """
     cols = ["old_view", "new_view", "new_leader", "reason"]
-    rows = _sorted(events(df, ["view_change"], cols, "view_changes"))
+
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        return events(frame, ["view_change"], cols, "view_changes")
+
+    rows = _sorted(select(df, chosen) if is_dask(df) else chosen(df))  # Dask: rows = result
     return rows[["timestamp", *cols]].reset_index(drop=True)
 
 

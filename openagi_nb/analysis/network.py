@@ -133,8 +133,11 @@ def partitions(df: pd.DataFrame) -> pd.DataFrame:
         of the nodes cut off, over all reports), ``size`` (their number), ``detected_by``
         (sorted, comma-separated reporters), ``reports``; by start.
     """
-    rows = events(df, ["network_partition"], ["partition_id", "nodes", "detected_by"],
-                  "partitions")
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        return events(frame, ["network_partition"], ["partition_id", "nodes", "detected_by"],
+                      "partitions")
+
+    rows = select(df, chosen) if is_dask(df) else chosen(df)  # on Dask: the few reports
     rows = rows.iloc[np.lexsort((order_key(rows), nanoseconds(rows["timestamp"])))]
     ids, _ = pd.factorize(rows["partition_id"])
     alone = ids < 0

@@ -190,8 +190,11 @@ def certificates(df: pd.DataFrame) -> pd.DataFrame:
         ``node_id``, ``expired_at``, ``severity`` (the highest reported), ``first_reported``,
         ``last_reported``, ``reports``; by expiry (missing last), then node.
     """
-    rows = events(df, ["certificate_expired"], ["node_id", "expired_at", "severity"],
-                  "certificates")
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        return events(frame, ["certificate_expired"], ["node_id", "expired_at", "severity"],
+                      "certificates")
+
+    rows = select(df, chosen) if is_dask(df) else chosen(df)  # on Dask: the few reports
     table = pd.DataFrame({
         "node_id": rows["node_id"].astype("string").to_numpy(object),
         "expired_at": nanoseconds(rows["expired_at"]),

@@ -23,17 +23,23 @@ from openagi_nb import scenario
 from openagi_nb.analysis import (
     breaches,
     bursts,
+    certificates,
+    churn,
     incidents,
     membership,
+    partitions,
     proposals,
     resample,
     summary,
     top_sources,
     unblocked,
+    view_changes,
 )
 
 from .test_analysis_metrics import SAMPLES, frame
 from .test_analysis_scenario import frames_of
+from .test_analysis_security import block, intrusion
+from .test_analysis_security import frame as security_frame
 
 dd = pytest.importorskip("dask.dataframe")
 dask = pytest.importorskip("dask")
@@ -152,6 +158,14 @@ def test_membership_across_boundaries(frames, scheduler):
     assert len(times) >= 2
     pd.testing.assert_frame_equal(membership(cut(df, times), initial=["node-00", "node-01"]),
                                   want)
+    pd.testing.assert_frame_equal(churn(cut(df, times), "5min"), churn(df, "5min"))
+    for table in (certificates, view_changes, partitions):  # what incidents reads too
+        pd.testing.assert_frame_equal(table(even(frames[table_channel(table)], 3)),
+                                      table(frames[table_channel(table)]))
+
+
+def table_channel(table: Any) -> str:
+    return SEC if table is certificates else CON if table is view_changes else NET
 
 
 class Dataset:
@@ -187,6 +201,31 @@ def test_breaches_equal_pandas_wherever_the_partitions_are_cut(rows, for_, cuts)
     with dask.config.set(scheduler="synchronous"):
         got = breaches(ddf, for_=for_, clear=1.0)
     pd.testing.assert_frame_equal(got, breaches(df, for_=for_, clear=1.0))
+
+
+ATTACK_EVENTS = st.lists(
+    st.tuples(st.integers(0, 120), st.sampled_from(["a", "b"]), st.sampled_from(["1", "2", "3"]),
+              st.booleans()),
+    max_size=60,
+)
+"""Attack events ``(second, attack type, source ip, blocked)`` for the bursts property test."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(ATTACK_EVENTS, st.sampled_from([("5s", 2), ("10s", 3), ("30s", 6)]),
+       st.lists(st.integers(1, 80), max_size=5))
+def test_bursts_equal_pandas_wherever_the_partitions_are_cut(made, options, cuts):
+    chosen = [(block if b else intrusion)(sec, ip, attack) for sec, attack, ip, b in made]
+    df = security_frame(sorted(chosen, key=lambda e: e[0]))
+    if not len(df):
+        return
+    positions = sorted({c % len(df) for c in cuts} - {0})
+    ddf = dd.from_pandas(df, npartitions=1, sort=True).repartition(
+        divisions=[0, *positions, len(df) - 1])
+    window, least = options
+    with dask.config.set(scheduler="synchronous"):
+        got = bursts(ddf, window, least)
+    pd.testing.assert_frame_equal(got, bursts(df, window, least))
 
 
 def test_partitions_out_of_time_order_are_refused(frames):

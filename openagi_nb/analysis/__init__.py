@@ -15,6 +15,16 @@ and returns a new DataFrame whose columns its docstring lists:
 - :mod:`~openagi_nb.analysis.network` (``network_events``): :func:`membership`,
   :func:`churn`, :func:`partitions`.
 - :func:`incidents` (every channel): one time-ordered table of what to look at.
+
+For data larger than memory, :func:`breaches`, :func:`summary`, :func:`resample`,
+:func:`top_sources`, :func:`unblocked`, :func:`bursts`, :func:`certificates`,
+:func:`proposals`, :func:`view_changes`, :func:`membership`, :func:`churn` and
+:func:`partitions` also take a Dask DataFrame of the channel (partitions in time order, as a
+dataset's ``to_dask(channel)`` gives them), and :func:`incidents` a dataset: the result is the
+same pandas frame, computed on the active Dask scheduler (a ``distributed.Client`` if one
+exists) without gathering the channel; episodes, bursts and proposals that span partition
+boundaries come out once (see ``analysis._dask``). Dask (the ``scale`` extra) is imported only
+when such a frame arrives.
 """
 
 from __future__ import annotations

@@ -10,14 +10,24 @@ fill of "set" and "reset" marks that never crosses a group boundary.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Final
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from ..durations import Duration, duration
-from ._prepare import events, floats, group_codes, nanoseconds, order_key, series_order, stamps
+from ._dask import check_order, fold, is_dask
+from ._dask import meta as _dask_meta
+from ._prepare import (
+    events,
+    floats,
+    group_codes,
+    nanoseconds,
+    order_key,
+    series_order,
+    stamps,
+)
 
 __all__ = ["breaches", "episode_times", "metric_samples"]
 
@@ -25,6 +35,10 @@ BREACH_COLUMNS: Final = (
     "node_id", "metric", "start", "end", "duration", "peak", "threshold", "ongoing",
 )
 Clear = float | Mapping[str, float] | None
+Series = tuple[str, str]
+"""A (node, metric) pair."""
+Open = dict[Series, tuple[int, int, float, float]]
+"""The episodes still open at a partition's end: start, end (ns), peak, threshold."""
 
 
 def breaches(
@@ -70,7 +84,21 @@ def breaches(
             start).
     """
     hold = duration(for_, "for_")
+    if is_dask(df):
+        return _on_dask(df, hold.value, clear, metric)
     rows = metric_samples(df, metric, "breaches", need_threshold=True)
+    return _episodes(*prepare(rows, clear, hold.value)[:8])
+
+
+def prepare(
+    rows: pd.DataFrame, clear: Clear, hold_ns: int, initial: Collection[Series] = ()
+) -> tuple[Any, ...]:
+    """The arrays of :func:`breaches`, sorted by series and time, with ``inside`` computed:
+    ``inside, first, last, codes, keys, t, value, threshold, order``.
+
+    ``initial``: the (node, metric) series already inside an episode before these rows (the
+    carry of the Dask path); such a series' first row that neither sets nor resets continues it.
+    """
     codes, keys = group_codes(rows, ["node_id", "metric"])
     t = nanoseconds(rows["timestamp"])
     value = floats(rows["value"])
@@ -81,8 +109,16 @@ def breaches(
         a[order] for a in (codes, t, value, threshold, levels)
     )
     first, last = _edges(codes)
-    inside = _inside(first, last, t, value, threshold, levels, hold.value)
-    return _episodes(inside, first, last, codes, keys, t, value, threshold)
+    start = None
+    if initial:
+        open_ = [(str(n), str(m)) in initial for n, m in zip(*_key_columns(keys), strict=True)]
+        start = np.where(open_, 1, -1).astype(np.int8)[codes]
+    inside = _inside(first, last, t, value, threshold, levels, hold_ns, start)
+    return inside, first, last, codes, keys, t, value, threshold, order
+
+
+def _key_columns(keys: pd.DataFrame) -> tuple[list[Any], list[Any]]:
+    return keys["node_id"].tolist(), keys["metric"].tolist()
 
 
 def episode_times(
@@ -166,7 +202,7 @@ def _runs(mask: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.nda
 
 def _inside(
     first: np.ndarray, last: np.ndarray, t: np.ndarray, value: np.ndarray,
-    threshold: np.ndarray, levels: np.ndarray, hold_ns: int,
+    threshold: np.ndarray, levels: np.ndarray, hold_ns: int, start: np.ndarray | None = None,
 ) -> np.ndarray:
     """Which rows lie inside a counted episode.
 
@@ -174,7 +210,8 @@ def _inside(
     (the episode starts at the run's first sample, not when it fired), rows at or below the
     recovery level "reset" it, other rows keep the state of the row before. The first row of a
     group that neither sets nor resets resets, so the forward fill never carries a state from
-    one group into the next.
+    one group into the next; ``start`` (per row: 1 or -1) replaces that reset with a series'
+    state before its first row.
     """
     above = value > threshold
     starts, ends = _runs(above, first, last)
@@ -184,7 +221,8 @@ def _inside(
     run_of_row = np.maximum(np.cumsum(run_head) - 1, 0)
     sets = above & counted[run_of_row] if len(starts) else np.zeros(len(t), dtype=bool)
     mark = np.where(sets, 1, np.where(value <= levels, -1, 0)).astype(np.int8)
-    mark[first & (mark == 0)] = -1
+    head = first & (mark == 0)
+    mark[head] = -1 if start is None else start[head]
     source = np.where(mark != 0, np.arange(len(mark)), 0)
     np.maximum.accumulate(source, out=source)
     inside: np.ndarray = mark[source] == 1
@@ -195,20 +233,100 @@ def _episodes(
     inside: np.ndarray, first: np.ndarray, last: np.ndarray, codes: np.ndarray,
     keys: pd.DataFrame, t: np.ndarray, value: np.ndarray, threshold: np.ndarray,
 ) -> pd.DataFrame:
+    return _table(_raw(inside, first, last, codes, keys, t, value, threshold))
+
+
+def _raw(
+    inside: np.ndarray, first: np.ndarray, last: np.ndarray, codes: np.ndarray,
+    keys: pd.DataFrame, t: np.ndarray, value: np.ndarray, threshold: np.ndarray,
+) -> pd.DataFrame:
+    """The episodes as plain columns (times in ns); ``head``: it starts at its series' first
+    row, ``ongoing``: it ends at its series' last row."""
     starts, ends = _runs(inside, first, last)
     peaks = (
         np.maximum.reduceat(np.where(inside, value, -np.inf), starts) if len(starts)
         else np.empty(0)
     )
     group = codes[starts]
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "node_id": keys["node_id"].take(group).astype("string").reset_index(drop=True),
         "metric": keys["metric"].take(group).astype("string").reset_index(drop=True),
-        "start": stamps(t[starts]),
-        "end": stamps(t[ends]),
-        "duration": pd.to_timedelta(t[ends] - t[starts], unit="ns"),
+        "start": t[starts],
+        "end": t[ends],
         "peak": peaks,
         "threshold": threshold[starts],
         "ongoing": last[ends],
+        "head": first[starts],
+    })
+
+
+def _table(raw: pd.DataFrame) -> pd.DataFrame:
+    start, end = raw["start"].to_numpy(np.int64), raw["end"].to_numpy(np.int64)
+    out = pd.DataFrame({
+        "node_id": raw["node_id"].astype("string").reset_index(drop=True),
+        "metric": raw["metric"].astype("string").reset_index(drop=True),
+        "start": stamps(start),
+        "end": stamps(end),
+        "duration": pd.to_timedelta(end - start, unit="ns"),
+        "peak": raw["peak"].to_numpy(np.float64),
+        "threshold": raw["threshold"].to_numpy(np.float64),
+        "ongoing": raw["ongoing"].to_numpy(bool),
     })
     return out.sort_values(["start", "node_id", "metric"], kind="stable", ignore_index=True)
+
+
+def _on_dask(
+    ddf: Any, hold_ns: int, clear: Clear, metric: str | Iterable[str] | None
+) -> pd.DataFrame:
+    """:func:`breaches` of a Dask frame: a :func:`~._dask.fold` over the partitions in time
+    order whose carry is, per series, the episode still open (start, end, peak, threshold) or
+    the rows of an above-threshold run not yet long enough to count (at most ``for_`` of
+    samples), so that an episode across partition boundaries comes out once, as pandas has it.
+    """
+    empty = metric_samples(_dask_meta(ddf), metric, "breaches", need_threshold=True)
+
+    def step(
+        part: pd.DataFrame, carry: tuple[pd.DataFrame, Open, int | None], final: bool
+    ) -> tuple[pd.DataFrame, tuple[pd.DataFrame, Open, int | None]]:
+        pending, open_, previous = carry
+        rows = metric_samples(part, metric, "breaches", need_threshold=True)
+        previous = check_order(previous, nanoseconds(rows["timestamp"]))
+        rows = pd.concat([pending, rows]) if len(pending) else rows
+        arrays = prepare(rows, clear, hold_ns, open_)
+        inside, first, last, _, keys, _, value, threshold, order = arrays
+        raw = _raw(*arrays[:8])
+        emitted, still = _stitch(raw, open_, set(zip(*_key_columns(keys), strict=True)), final)
+        above = value > threshold
+        starts, ends = _runs(above, first, last)
+        waiting = last[ends] & ~inside[ends]
+        taken = [order[a:b + 1] for a, b in zip(starts[waiting], ends[waiting], strict=True)]
+        pending = rows.iloc[np.concatenate(taken)] if taken else empty
+        return emitted, (pending, still, previous)
+
+    start: tuple[pd.DataFrame, Open, int | None] = (empty, {}, None)
+    found = fold(ddf, step, start)
+    return _table(pd.concat(found, ignore_index=True))
+
+
+def _stitch(raw: pd.DataFrame, open_: Open, present: set[Series], final: bool
+            ) -> tuple[pd.DataFrame, Open]:
+    """This partition's episodes joined to those open before it: the finished ones, and those
+    still open (all finished, as ``ongoing``, after the final partition)."""
+    open_ = dict(open_)  # the carry is a task's input: never changed in place
+    done: list[dict[Any, Any]] = []
+    still: Open = {k: v for k, v in open_.items() if k not in present}
+    for record in raw.to_dict("records"):
+        key = (str(record["node_id"]), str(record["metric"]))
+        if record["head"] and key in open_:
+            start, _, peak, threshold = open_.pop(key)
+            record.update(start=start, peak=max(peak, record["peak"]), threshold=threshold)
+        if record["ongoing"] and not final:
+            still[key] = (record["start"], record["end"], record["peak"], record["threshold"])
+        else:
+            done.append(record)
+    ended = {k: v for k, v in open_.items() if k in present}
+    for (node, metric), (start, end, peak, threshold) in (ended | (still if final else {})).items():
+        done.append({"node_id": node, "metric": metric, "start": start, "end": end, "peak": peak,
+                     "threshold": threshold, "ongoing": final and (node, metric) in still})
+    columns = ["node_id", "metric", "start", "end", "peak", "threshold", "ongoing"]
+    return pd.DataFrame(done, columns=columns), ({} if final else still)

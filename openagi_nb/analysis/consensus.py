@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..durations import Duration, duration
 from ..model import PHASES
+from ._dask import grouped, is_dask, max_time, narrow, select
 from ._prepare import events, nanoseconds, order_key
 
 __all__ = [
@@ -69,9 +70,28 @@ def proposals(
         first event.
     """
     limit = duration(stuck_after, "stuck_after")
-    rows = _sorted(events(df, _LIFECYCLE, _FIELDS, "proposals"))
-    rows = rows.loc[rows["proposal_id"].notna().to_numpy(bool)]
-    now = _as_of(df, as_of)
+    if is_dask(df):
+        # each proposal's events, from whichever partitions, are shuffled into one partition
+        now = _as_of(df, as_of)
+        lifecycle = narrow(df, _lifecycle)
+        table = grouped(lifecycle, ["proposal_id"], lambda p: _table(p, now, limit))
+        return _ordered(table)
+    return _ordered(_table(df, _as_of(df, as_of), limit))
+
+
+def _lifecycle(df: pd.DataFrame) -> pd.DataFrame:
+    rows = events(df, _LIFECYCLE, _FIELDS, "proposals")
+    return rows.loc[rows["proposal_id"].notna().to_numpy(bool)]
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.sort_values(["first_seen", "proposal_id"], kind="stable", ignore_index=True)
+    return out.drop(columns="first_seen")
+
+
+def _table(df: pd.DataFrame, now: pd.Timestamp, limit: pd.Timedelta) -> pd.DataFrame:
+    """:func:`proposals` of the proposals in ``df``, with ``first_seen``, in no given order."""
+    rows = _sorted(_lifecycle(df))
     submitted = _first(rows, "proposal_submitted", {
         "proposer": "proposer", "data_action": "action", "data_parameter": "parameter",
         "data_value": "value", "timestamp": "submitted_at",
@@ -92,8 +112,9 @@ def _as_of(df: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.Timestamp:
         stamp = pd.Timestamp(as_of)
         return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
     # with no event at all there is no proposal either: any time does
-    known = df["timestamp"].notna().any()
-    return pd.Timestamp(df["timestamp"].max()) if known else pd.Timestamp(0, tz="UTC")
+    newest = max_time(df) if is_dask(df) else (
+        df["timestamp"].max() if df["timestamp"].notna().any() else None)
+    return pd.Timestamp(0, tz="UTC") if newest is None else pd.Timestamp(newest)
 
 
 def _first(rows: pd.DataFrame, event: str, columns: dict[str, str]) -> pd.DataFrame:
@@ -127,7 +148,7 @@ def _finish(
     executed = table["executed_at"].notna()
     stuck = ~executed & ((now - first_seen) > limit)
     status = np.where(executed, "executed", np.where(stuck, "stuck", "pending"))
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "proposal_id": pd.array(table.index.to_numpy(object), dtype="string"),
         "proposer": _col(table, "proposer", "string"),
         "action": _col(table, "action", "string"),
@@ -144,8 +165,6 @@ def _finish(
         "last_phase": pd.Categorical(_col(table, "last_phase", PHASE), dtype=PHASE),
         "first_seen": first_seen.to_numpy("datetime64[ns]"),
     })
-    out = out.sort_values(["first_seen", "proposal_id"], kind="stable", ignore_index=True)
-    return out.drop(columns="first_seen")
 
 
 def _col(table: pd.DataFrame, name: str, dtype: object) -> pd.api.extensions.ExtensionArray:
@@ -160,7 +179,11 @@ def view_changes(df: pd.DataFrame) -> pd.DataFrame:
         ``timestamp``, ``old_view``, ``new_view``, ``new_leader``, ``reason``.
     """
     cols = ["old_view", "new_view", "new_leader", "reason"]
-    rows = _sorted(events(df, ["view_change"], cols, "view_changes"))
+
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        return events(frame, ["view_change"], cols, "view_changes")
+
+    rows = _sorted(select(df, chosen) if is_dask(df) else chosen(df))  # Dask: rows = result
     return rows[["timestamp", *cols]].reset_index(drop=True)
 
 

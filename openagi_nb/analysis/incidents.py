@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..durations import Duration
 from ..model import Channel, empty_frame
+from ._dask import HasDask, compute, frame_of, has_dask, is_dask, max_time
 from ._prepare import UTC_NS
 from .breaches import Clear, breaches
 from .consensus import proposals, view_changes
@@ -37,8 +38,9 @@ class HasFrames(Protocol):
     def frame(self, channel: str) -> pd.DataFrame: ...
 
 
-Source = HasFrames | Mapping[str, pd.DataFrame]
-Frames = dict[Channel, pd.DataFrame]
+Source = HasFrames | HasDask | Mapping[str, Any]
+Frames = dict[Channel, Any]
+"""Per channel, a pandas or a Dask frame."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,10 @@ def incidents(
       ``leave_reasons`` (a graceful leave is routine).
 
     Args:
-        source: a ``Capture``, an ``EventStream``, anything with ``.frame(channel)``, or a
-            mapping channel name -> frame (channels it lacks count as empty).
+        source: a ``Capture``, an ``EventStream``, anything with ``.frame(channel)``, a
+            dataset (anything with ``.to_dask(channel)``: every detector then runs on Dask, on
+            the active scheduler), or a mapping channel name -> frame, pandas or Dask (channels
+            it lacks count as empty).
 
     Returns:
         ``time`` (UTC), ``channel`` and ``kind`` (categories), ``subject`` (what it is about:
@@ -102,11 +106,25 @@ def incidents(
     return out.sort_values(["time", "channel", "kind"], kind="stable", ignore_index=True)
 
 
-def _frame(source: Source, channel: Channel) -> pd.DataFrame:
+def _frame(source: Source, channel: Channel) -> Any:
     if isinstance(source, Mapping):
         found = source.get(channel.value, source.get(channel))
         return empty_frame(channel) if found is None else found
-    return source.frame(channel.value)
+    if has_dask(source):
+        return frame_of(source, channel.value)
+    return source.frame(channel.value)  # type: ignore[union-attr]
+
+
+def _newest(df: Any) -> pd.Timestamp | None:
+    if is_dask(df):
+        return max_time(df)
+    return pd.Timestamp(df["timestamp"].max()) if df["timestamp"].notna().any() else None
+
+
+def _nodes(df: Any) -> Any:
+    """The node ids of a frame, each once (on Dask, a distributed ``unique``: a few dozen)."""
+    ids = df["node_id"].dropna().unique()
+    return compute(ids)[0] if is_dask(df) else ids
 
 
 def _table(
@@ -175,7 +193,7 @@ def _consensus(frames: Frames, s: _Settings) -> pd.DataFrame:
             strict=True)
     ])
     # "now" is the newest event on any channel: consensus may be quiet while the rest goes on
-    newest = [f["timestamp"].max() for f in frames.values() if f["timestamp"].notna().any()]
+    newest = [n for n in map(_newest, frames.values()) if n is not None]
     table = proposals(df, stuck_after=s.stuck_after, as_of=max(newest) if newest else None)
     stuck = table.loc[(table["status"] == "stuck").to_numpy(bool)]
     first = stuck[["submitted_at", "pre_prepare_at", "prepare_at", "commit_at", "reply_at"]]
@@ -197,7 +215,7 @@ def _network(frames: Frames, s: _Settings) -> pd.DataFrame:
                                strict=True)
     ])
     # the network channel only announces changes; the nodes sending metrics were there too
-    seen = frames[Channel.MONITORING]["node_id"].dropna().unique()
+    seen = _nodes(frames[Channel.MONITORING])
     steps = membership(df, initial=seen)
     gone = steps.loc[(steps["change"] == "left").to_numpy(bool)
                      & steps["reason"].isin(s.leave_reasons).to_numpy(bool)]

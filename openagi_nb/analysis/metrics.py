@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..durations import Duration, positive
+from ._dask import grouped, is_dask, meta, min_time, narrow, reduce
 from ._prepare import (
     floats,
     frequency,
@@ -56,6 +57,11 @@ def summary(df: pd.DataFrame, *, metric: str | Iterable[str] | None = None) -> p
         ``p95``, ``p99`` (linear interpolation), ``max``, ``threshold`` (the last one seen, NaN if
         none) and ``share_above`` (0..1).
     """
+    if is_dask(df):
+        # quantiles need every value of a series: each series' rows go to one partition
+        rows = narrow(df, lambda p: metric_samples(p, metric, "summary", need_threshold=False))
+        out = grouped(rows, ["node_id", "metric"], summary)
+        return out.sort_values(["node_id", "metric"], kind="stable", ignore_index=True)
     rows = metric_samples(df, metric, "summary", need_threshold=False)
     codes, keys = group_codes(rows, ["node_id", "metric"])
     t = nanoseconds(rows["timestamp"])
@@ -153,8 +159,17 @@ def resample(
         nodes.
     """
     frequency(freq)
+    if is_dask(df):
+        return _resample_dask(df, freq, agg, metric)
     rows = metric_samples(df, metric, "resample", need_threshold=False)
-    series = pd.Series(
+    return _wide(_binned(_samples(rows), freq, agg, "start_day"), freq)
+
+
+Agg = str | Callable[[pd.Series], Any]
+
+
+def _samples(rows: pd.DataFrame) -> pd.Series:
+    return pd.Series(
         floats(rows["value"]),
         index=pd.MultiIndex.from_arrays([
             stamps(nanoseconds(rows["timestamp"])),
@@ -162,14 +177,50 @@ def resample(
             rows["node_id"].astype("string").to_numpy(object),
         ], names=["time", "metric", "node_id"]),
     )
-    binned = series.groupby([
-        pd.Grouper(level="time", freq=freq), pd.Grouper(level="metric"),
+
+
+def _binned(series: pd.Series, freq: str, agg: Agg, origin: Any) -> pd.Series:
+    binned: pd.Series = series.groupby([
+        pd.Grouper(level="time", freq=freq, origin=origin), pd.Grouper(level="metric"),
         pd.Grouper(level="node_id"),
     ]).agg(agg)
+    return binned
+
+
+def _wide(binned: pd.Series, freq: str) -> pd.DataFrame:
     wide = binned.unstack(["metric", "node_id"]).sort_index(axis=1)
     if len(wide):
         wide = wide.asfreq(freq)
     wide.index.name = "time"
+    return wide
+
+
+def _resample_dask(
+    df: Any, freq: str, agg: Agg, metric: str | Iterable[str] | None
+) -> pd.DataFrame:
+    """:func:`resample` of a Dask frame: each partition's bins strictly inside its time span
+    hold all their samples (partitions are in time order), so they are aggregated there; the
+    samples of its first and last bin, which may straddle a boundary, go to the final task,
+    which aggregates them with those of the neighbours (in frame order, as pandas does), for
+    any ``agg``. Bins start where pandas starts them: at the first sample's midnight.
+    """
+    rows = narrow(df, lambda p: metric_samples(p, metric, "resample", need_threshold=False))
+    first = min_time(rows)
+    if first is None:
+        return resample(meta(df), freq, agg, metric=metric)
+    origin = first.normalize()
+
+    def partial(part: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        series = _samples(part)
+        bins = series.groupby(pd.Grouper(level="time", freq=freq, origin=origin)).ngroup()
+        edge = ((bins == bins.min()) | (bins == bins.max())).to_numpy(bool)
+        return _binned(series.loc[~edge], freq, agg, origin), series.loc[edge]
+
+    def combine(parts: list[tuple[pd.Series, pd.Series]]) -> pd.DataFrame:
+        edges = pd.concat([e for _, e in parts])
+        return _wide(pd.concat([*(b for b, _ in parts), _binned(edges, freq, agg, origin)]), freq)
+
+    wide: pd.DataFrame = reduce(rows, partial, combine)
     return wide
 
 

@@ -14,6 +14,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from ._dask import is_dask, select
 from ._prepare import events, frequency, group_codes, nanoseconds, order_key
 
 __all__ = ["churn", "membership", "partitions"]
@@ -44,9 +45,11 @@ def membership(df: pd.DataFrame, *, initial: Iterable[str] = ()) -> pd.DataFrame
 
 
 def _steps(df: pd.DataFrame, initial: Iterable[str]) -> tuple[pd.DataFrame, int]:
-    """:func:`membership` and the number of nodes active before its first row."""
-    rows = events(df, list(_MEMBERSHIP_EVENTS), ["node_id", "reason"], "membership")
-    rows = rows.loc[rows["node_id"].notna().to_numpy(bool)]
+    """:func:`membership` and the number of nodes active before its first row.
+
+    On Dask the joins and leaves are gathered: they are the rows of the result.
+    """
+    rows = select(df, _changes) if is_dask(df) else _changes(df)
     rows = rows.iloc[np.lexsort((order_key(rows), nanoseconds(rows["timestamp"])))]
     codes, keys = group_codes(rows, ["node_id"])
     joined = (rows["event"] == "node_joined").to_numpy(bool)
@@ -62,6 +65,11 @@ def _steps(df: pd.DataFrame, initial: Iterable[str]) -> tuple[pd.DataFrame, int]
         "active_nodes": at_start + np.cumsum(state - before),
     })
     return table, at_start
+
+
+def _changes(df: pd.DataFrame) -> pd.DataFrame:
+    rows = events(df, list(_MEMBERSHIP_EVENTS), ["node_id", "reason"], "membership")
+    return rows.loc[rows["node_id"].notna().to_numpy(bool)]
 
 
 def _first_of_node(codes: np.ndarray) -> np.ndarray:
@@ -125,8 +133,11 @@ def partitions(df: pd.DataFrame) -> pd.DataFrame:
         of the nodes cut off, over all reports), ``size`` (their number), ``detected_by``
         (sorted, comma-separated reporters), ``reports``; by start.
     """
-    rows = events(df, ["network_partition"], ["partition_id", "nodes", "detected_by"],
-                  "partitions")
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        return events(frame, ["network_partition"], ["partition_id", "nodes", "detected_by"],
+                      "partitions")
+
+    rows = select(df, chosen) if is_dask(df) else chosen(df)  # on Dask: the few reports
     rows = rows.iloc[np.lexsort((order_key(rows), nanoseconds(rows["timestamp"])))]
     ids, _ = pd.factorize(rows["partition_id"])
     alone = ids < 0

@@ -14,14 +14,15 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ..durations import Duration, positive
+from ..durations import Duration
+from ._bursts import ATTACKS, bursts, time_sorted
+from ._dask import is_dask, reduce, select
 from ._prepare import (
     NAT,
     SEVERITY,
     events,
     frequency,
     nanoseconds,
-    order_key,
     require,
     severity,
     stamps,
@@ -30,21 +31,13 @@ from .report import AuditReport
 
 __all__ = ["audit", "bursts", "certificates", "timeline", "top_sources", "unblocked"]
 
-ATTACKS: Final = ("intrusion_detected", "attack_blocked")
 SOURCED: Final = (*ATTACKS, "suspicious_activity")
-SHOWN_IPS: Final = 10
-"""How many of a burst's source IPs ``bursts`` names (the most active ones)."""
 
 
 def _is_unblocked(rows: pd.DataFrame) -> np.ndarray:
     flag: np.ndarray = rows["blocked"].to_numpy(dtype=bool, na_value=False)
     open_: np.ndarray = (rows["event"] == "intrusion_detected").to_numpy(bool) & ~flag
     return open_
-
-
-def _time_sorted(rows: pd.DataFrame) -> pd.DataFrame:
-    order = np.lexsort((order_key(rows), nanoseconds(rows["timestamp"])))
-    return rows.iloc[order]
 
 
 def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
@@ -65,21 +58,10 @@ def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
     """
     if n is not None and n < 0:
         raise ValueError(f"n: expected a count >= 0 or None, got {n!r}")
-    rows = events(df, SOURCED, ["source_ip", "attack_type", "blocked", "severity"], "top_sources")
-    rows = rows.loc[rows["source_ip"].notna().to_numpy(bool)]
-    stats = pd.DataFrame({
-        "source_ip": rows["source_ip"].astype("string").to_numpy(object),
-        "events": 1,
-        "blocked": (rows["event"] == "attack_blocked").to_numpy(np.int64),
-        "unblocked": _is_unblocked(rows).astype(np.int64),
-        "severity": rows["severity"].astype(SEVERITY).cat.codes.to_numpy(np.int64),
-        "first_seen": nanoseconds(rows["timestamp"]),
-    }).assign(last_seen=lambda x: x["first_seen"])
-    table = stats.groupby("source_ip", sort=False).agg(
-        events=("events", "sum"), blocked=("blocked", "sum"), unblocked=("unblocked", "sum"),
-        severity=("severity", "max"), first_seen=("first_seen", "min"),
-        last_seen=("last_seen", "max"),
-    ).reset_index()
+    if is_dask(df):  # a table per partition, combined: one row per source IP
+        table, pairs = reduce(df, _source_partial, _source_combine)
+    else:
+        table, pairs = _source_combine([_source_partial(df)])
     table = table.sort_values(
         ["events", "last_seen", "source_ip"], ascending=[False, False, True], kind="stable"
     )
@@ -90,19 +72,49 @@ def top_sources(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
         "events": table["events"].to_numpy(np.int64),
         "blocked": table["blocked"].to_numpy(np.int64),
         "unblocked": table["unblocked"].to_numpy(np.int64),
-        "attack_types": _attack_types(rows, table["source_ip"]),
+        "attack_types": _attack_types(pairs, table["source_ip"]),
         "max_severity": pd.Categorical.from_codes(table["severity"].to_numpy(), dtype=SEVERITY),
         "first_seen": stamps(table["first_seen"].to_numpy()),
         "last_seen": stamps(table["last_seen"].to_numpy()),
     })
 
 
-def _attack_types(rows: pd.DataFrame, sources: pd.Series) -> Any:
+_SOURCE_STATS: Final = {
+    "events": "sum", "blocked": "sum", "unblocked": "sum", "severity": "max",
+    "first_seen": "min", "last_seen": "max",
+}
+
+
+def _source_partial(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per source IP of a frame (or a partition): the counts, and its (IP, attack type) pairs."""
+    rows = events(df, SOURCED, ["source_ip", "attack_type", "blocked", "severity"], "top_sources")
+    rows = rows.loc[rows["source_ip"].notna().to_numpy(bool)]
+    stats = pd.DataFrame({
+        "source_ip": rows["source_ip"].astype("string").to_numpy(object),
+        "events": 1,
+        "blocked": (rows["event"] == "attack_blocked").to_numpy(np.int64),
+        "unblocked": _is_unblocked(rows).astype(np.int64),
+        "severity": rows["severity"].astype(SEVERITY).cat.codes.to_numpy(np.int64),
+        "first_seen": nanoseconds(rows["timestamp"]),
+    }).assign(last_seen=lambda x: x["first_seen"])
+    table = stats.groupby("source_ip", sort=False).agg(_SOURCE_STATS).reset_index()
+    pairs = rows.loc[rows["attack_type"].notna().to_numpy(bool), ["source_ip", "attack_type"]]
+    return table, pairs.drop_duplicates()
+
+
+def _source_combine(
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if len(parts) == 1:
+        return parts[0]
+    table = pd.concat([t for t, _ in parts], ignore_index=True)
+    table = table.groupby("source_ip", sort=False).agg(_SOURCE_STATS).reset_index()
+    return table, pd.concat([p for _, p in parts], ignore_index=True).drop_duplicates()
+
+
+def _attack_types(pairs: pd.DataFrame, sources: pd.Series) -> Any:
     """Comma-separated sorted attack types of each of ``sources`` (only those are computed)."""
-    wanted = rows.loc[
-        rows["source_ip"].isin(sources).to_numpy(bool) & rows["attack_type"].notna().to_numpy(bool),
-        ["source_ip", "attack_type"],
-    ].drop_duplicates()
+    wanted = pairs.loc[pairs["source_ip"].isin(sources).to_numpy(bool)]
     joined = wanted.sort_values("attack_type").groupby("source_ip")["attack_type"].agg(", ".join)
     return pd.array(sources.map(joined).to_numpy(object), dtype="string")
 
@@ -121,95 +133,17 @@ def unblocked(df: pd.DataFrame, min_severity: str = "high") -> pd.DataFrame:
         ``timestamp``, ``source_ip``, ``attack_type``, ``severity``, ``blocked``; by time.
     """
     floor = list(SEVERITY.categories).index(severity(min_severity, "min_severity"))
-    rows = events(df, ["intrusion_detected"], ["source_ip", "attack_type", "severity", "blocked"],
-                  "unblocked")
-    level = rows["severity"].astype(SEVERITY).cat.codes.to_numpy()
-    rows = rows.loc[_is_unblocked(rows) & (level >= floor)]
+
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        rows = events(frame, ["intrusion_detected"],
+                      ["source_ip", "attack_type", "severity", "blocked"], "unblocked")
+        level = rows["severity"].astype(SEVERITY).cat.codes.to_numpy()
+        return rows.loc[_is_unblocked(rows) & (level >= floor)]
+
+    # on Dask, the rows selected are the result: gathering them gathers no more than it
+    rows = select(df, chosen) if is_dask(df) else chosen(df)
     cols = ["timestamp", "source_ip", "attack_type", "severity", "blocked"]
-    return _time_sorted(rows)[cols].reset_index(drop=True)
-
-
-def bursts(df: pd.DataFrame, window: Duration = "1min", min_events: int = 100) -> pd.DataFrame:
-    """Bursts of attack traffic: stretches where some ``window`` held at least ``min_events``.
-
-    Use it to find a DDoS or a scan among the background of attacks. The window slides over
-    the attack events (not fixed bins, so a burst across a minute boundary is not split): every
-    window of length ``window`` ending at an event and holding ``min_events`` or more is hot,
-    and overlapping hot windows merge into one burst. A hot window also catches the background
-    events just before the surge, so a burst is then reported from the first to the last event
-    of its main attack type (the most frequent one): its start and end are the surge's own.
-
-    Args:
-        df: a ``security_events`` frame (``intrusion_detected`` and ``attack_blocked`` read).
-        window: the sliding window's length.
-        min_events: the fewest events in a window for it to be hot.
-
-    Returns:
-        ``start``, ``end``, ``events`` (attack events of any type from start to end),
-        ``attack_type`` (the main one), ``sources`` (how many source IPs sent the main type),
-        ``source_ips`` (the up to 10 most active of them, comma-separated); by start.
-    """
-    span = positive(window, "window").value
-    if min_events < 1:
-        raise ValueError(f"min_events: expected at least 1, got {min_events!r}")
-    rows = _time_sorted(events(df, ATTACKS, ["attack_type", "source_ip"], "bursts"))
-    t = nanoseconds(rows["timestamp"])
-    first, last = _hot_ranges(t, span, min_events)
-    label = _labels(len(t), first, last)
-    caught = label >= 0
-    inside = rows.loc[caught].assign(burst=label[caught], position=np.flatnonzero(caught))
-    main = _mode(inside, "attack_type", len(first))
-    wanted = pd.Series(main).take(inside["burst"].to_numpy()).to_numpy(object)
-    core = inside.loc[(inside["attack_type"].to_numpy(object) == wanted) | pd.isna(wanted)]
-    by_burst = core.groupby("burst")
-    begin = by_burst["position"].min().reindex(range(len(first))).to_numpy(np.int64)
-    finish = by_burst["position"].max().reindex(range(len(first))).to_numpy(np.int64)
-    return pd.DataFrame({
-        "start": stamps(t[begin]),
-        "end": stamps(t[finish]),
-        "events": (finish - begin + 1).astype(np.int64),
-        "attack_type": pd.array(main, dtype="string"),
-        "sources": by_burst["source_ip"].nunique().reindex(range(len(first)), fill_value=0)
-        .to_numpy(np.int64),
-        "source_ips": pd.array(_top_ips(core, len(first)), dtype="string"),
-    })
-
-
-def _hot_ranges(t: np.ndarray, span: int, min_events: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and last index of each run of overlapping hot windows over sorted times ``t``."""
-    left = np.searchsorted(t, t - span, side="left")
-    ends = np.flatnonzero(np.arange(len(t)) - left + 1 >= min_events)
-    if not len(ends):
-        return ends, ends
-    new = np.concatenate(([True], left[ends[1:]] > ends[:-1]))
-    return left[ends[new]], ends[np.concatenate((new[1:], [True]))]
-
-
-def _labels(size: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """Burst number of each row given the disjoint, sorted index ranges ``first..last``; -1
-    outside every burst."""
-    edge = np.zeros(size + 1, dtype=np.int64)
-    np.add.at(edge, first, 1)
-    np.add.at(edge, last + 1, -1)
-    head = np.zeros(size, dtype=np.int64)
-    head[first] = 1
-    return np.where(np.cumsum(edge)[:size] > 0, np.cumsum(head) - 1, -1)
-
-
-def _mode(rows: pd.DataFrame, column: str, groups: int) -> np.ndarray:
-    """The most frequent ``column`` value of each burst (ties: the first in sort order)."""
-    counts = rows.groupby(["burst", column]).size().rename("n").reset_index()
-    counts = counts.sort_values(["burst", "n", column], ascending=[True, False, True])
-    top = counts.drop_duplicates("burst").set_index("burst")[column]
-    return top.reindex(range(groups)).to_numpy(object)
-
-
-def _top_ips(rows: pd.DataFrame, groups: int) -> np.ndarray:
-    counts = rows.groupby(["burst", "source_ip"]).size().rename("n").reset_index()
-    counts = counts.sort_values(["burst", "n", "source_ip"], ascending=[True, False, True])
-    shown = counts.groupby("burst").head(SHOWN_IPS)
-    joined = shown.groupby("burst")["source_ip"].agg(", ".join)
-    return joined.reindex(range(groups)).to_numpy(object)
+    return time_sorted(rows)[cols].reset_index(drop=True)
 
 
 def timeline(df: pd.DataFrame, freq: str = "1min") -> pd.DataFrame:
@@ -256,8 +190,11 @@ def certificates(df: pd.DataFrame) -> pd.DataFrame:
         ``node_id``, ``expired_at``, ``severity`` (the highest reported), ``first_reported``,
         ``last_reported``, ``reports``; by expiry (missing last), then node.
     """
-    rows = events(df, ["certificate_expired"], ["node_id", "expired_at", "severity"],
-                  "certificates")
+    def chosen(frame: pd.DataFrame) -> pd.DataFrame:
+        return events(frame, ["certificate_expired"], ["node_id", "expired_at", "severity"],
+                      "certificates")
+
+    rows = select(df, chosen) if is_dask(df) else chosen(df)  # on Dask: the few reports
     table = pd.DataFrame({
         "node_id": rows["node_id"].astype("string").to_numpy(object),
         "expired_at": nanoseconds(rows["expired_at"]),

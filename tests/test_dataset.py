@@ -191,3 +191,19 @@ def test_convert_by_day_and_appending_keeps_the_datasets_period(tmp_path, scenar
         f"hour=2026-01-05T{h:02d}" for h in range(9, 9 + HOURS)}
     with pytest.raises(ValueError, match="period must be"):
         convert(scenario_capture, out, period="week")  # type: ignore[arg-type]
+
+
+def test_the_analysis_answers_the_same_on_the_dataset_as_on_the_capture(dataset, frames):
+    """The dataset goes through Dask (one partition per hour file): incidents, and the
+    functions they use, equal those of the loaded capture."""
+    from openagi_nb import analysis
+
+    view = open_dataset(dataset)
+    assert_frame_equal(analysis.incidents(view).reset_index(drop=True),
+                       analysis.incidents(frames).reset_index(drop=True))
+    monitoring = view.to_dask("monitoring_events")
+    assert monitoring.npartitions == HOURS
+    expected = analysis.breaches(frames.frame("monitoring_events"), for_="2min")
+    assert len(expected) > 0
+    assert_frame_equal(analysis.breaches(monitoring, for_="2min").reset_index(drop=True),
+                       expected.reset_index(drop=True))

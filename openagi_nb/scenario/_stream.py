@@ -237,9 +237,11 @@ class _Stream:
         start_ns = self.events.t0_ns
         end_ns = self.events.ns(self.plan.duration) - 1
         bounds = list(_bounds(start_ns, end_ns, self.window))
+        pool = pa.default_memory_pool()
         for number, (a, b) in enumerate(bounds):
             last = number == len(bounds) - 1
             yield self._window(a, b, last)
+            pool.release_unused()  # what the window's tables held goes back to the system
         self.run.incidents = sorted(
             [*self.run.incidents, *self.metrics.incidents(), *self._consensus_incidents()],
             key=lambda i: (i.start, i.kind, i.subject))
@@ -273,24 +275,26 @@ class _Stream:
         for channel, rows in by_channel.items():
             if rows:
                 parts[channel].append(_sparse_table(channel, rows))
-        now: dict[Channel, tuple[pa.Table, np.ndarray, np.ndarray]] = {}
+        now: dict[Channel, tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray | None]] = {}
         self.pending = {}
         for channel in CHANNELS:
             table = concat(channel, [p[0] for p in parts[channel]])
             ns = np.concatenate([p[1] for p in parts[channel]] or [np.empty(0, np.int64)])
             tie = np.concatenate([p[2] for p in parts[channel]] or [np.empty(0, np.int64)])
             keep = np.ones(len(ns), bool) if last else ns < b
+            kept = None
             if not keep.all():
                 later = np.flatnonzero(~keep)
                 self.pending[channel] = (table.take(later), ns[later], tie[later])
                 kept = np.flatnonzero(keep)
-                table, ns, tie = table.take(kept), ns[kept], tie[kept]
-            now[channel] = (table, ns, tie)
+                ns, tie = ns[kept], tie[kept]
+            now[channel] = (table, ns, tie, kept)
         return Window(_dt(a), _dt(b), self._numbered(now))
 
-    def _numbered(self, now: dict[Channel, tuple[pa.Table, np.ndarray, np.ndarray]]
-                  ) -> dict[Channel, pa.Table]:
-        """Each channel's table in time order, ``seq`` numbering all channels' events."""
+    def _numbered(self, now: dict[Channel, tuple[pa.Table, np.ndarray, np.ndarray,
+                                                 np.ndarray | None]]) -> dict[Channel, pa.Table]:
+        """Each channel's kept rows in time order (one ``take``: the window's big table is
+        copied once), ``seq`` numbering all channels' events."""
         ns = np.concatenate([now[c][1] for c in CHANNELS])
         tie = np.concatenate([now[c][2] for c in CHANNELS])
         seq = np.empty(len(ns), np.int64)
@@ -298,11 +302,11 @@ class _Stream:
         self.seq += len(ns)
         out, k = {}, 0
         for channel in CHANNELS:
-            table, n = now[channel][0], len(now[channel][1])
+            table, n, kept = now[channel][0], len(now[channel][1]), now[channel][3]
             mine = seq[k:k + n]
             k += n
             order = np.argsort(mine, kind="stable")
-            table = table.take(order) if n else table
+            table = table.take(order if kept is None else kept[order])
             out[channel] = table.set_column(0, schema(channel).field(0), pa.array(mine[order]))
         return out
 

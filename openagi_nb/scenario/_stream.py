@@ -28,13 +28,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 import pyarrow as pa
 
 from ..exceptions import ScenarioError
-from ..model import CHANNELS, Channel, data_message, flatten, format_timestamp
+from ..model import CHANNELS, Channel, flatten
 from ._consensus import (
     CON,
     _leader_incident,
@@ -63,8 +63,8 @@ from ._security import (
     _intrusion,
     _suspicious,
 )
-from ._stream_metrics import Metrics, Sparse
-from ._tables import concat, schema, table_of
+from ._stream_metrics import Metrics
+from ._tables import Sparse, concat, rows_table, schema, sparse_table
 
 __all__ = ["CLASSIC_LIMIT", "ENGINES", "Engine", "Generation", "Window", "engine_for"]
 
@@ -171,14 +171,8 @@ def _classic(run: Generation) -> Iterator[Window]:
         upto = int(np.searchsorted(stamps, b))
         part = rows[k:upto]
         k = upto
-        tables = {c: _rows_table(c, [row for ch, row in part if ch is c]) for c in CHANNELS}
+        tables = {c: rows_table(c, [row for ch, row in part if ch is c]) for c in CHANNELS}
         yield Window(_dt(a), _dt(b), tables)
-
-
-def _rows_table(channel: Channel, rows: list[Any]) -> pa.Table:
-    names = [f.name for f in schema(channel)]
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    return table_of(channel, dict(zip(names, cols, strict=True)), len(rows))
 
 
 def _ns(value: datetime) -> int:
@@ -274,7 +268,7 @@ class _Stream:
             by_channel[row[3]].append(row)
         for channel, rows in by_channel.items():
             if rows:
-                parts[channel].append(_sparse_table(channel, rows))
+                parts[channel].append(sparse_table(channel, rows))
         now: dict[Channel, tuple[pa.Table, np.ndarray, np.ndarray, np.ndarray | None]] = {}
         self.pending = {}
         for channel in CHANNELS:
@@ -390,13 +384,3 @@ class _Stream:
         """``log``'s rows (in the order added) with their primary times."""
         return [(mark, ns, (rank << 56) | (block << 24) | i, ch, ev, data)
                 for mark, (ns, i, ch, ev, data) in zip(marks, log.rows, strict=True)]
-
-
-def _sparse_table(channel: Channel, rows: list[Sparse]) -> tuple[pa.Table, np.ndarray,
-                                                                 np.ndarray]:
-    flat = [flatten(dict(data_message(channel, ev, data, format_timestamp(ns))))[1]
-            for _, ns, _, _, ev, data in rows]
-    table = _rows_table(channel, flat)
-    return (table, np.array([r[1] for r in rows], np.int64),
-            np.array([r[2] for r in rows], np.int64))
-

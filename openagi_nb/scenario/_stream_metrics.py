@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +34,7 @@ from ._metrics import (
     _offset,
 )
 from ._plan import EventLog, Incident
-from ._tables import table_of
+from ._tables import Sparse, table_of
 
 __all__ = ["DENSE", "Metrics", "Sparse"]
 
@@ -48,8 +48,6 @@ _BREACH: Final = 3
 _NAMES: Final = pa.array([s.name for s in SPECS], pa.large_string())
 _STATUS: Final = ("ok", "warning", "critical")
 
-Sparse = tuple[float, int, int, Channel, str, dict[str, Any]]
-"""A sparse event: primary time (selects its window), ns, tie, channel, event, data."""
 
 
 @dataclass

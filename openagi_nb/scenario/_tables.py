@@ -16,9 +16,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..model import Channel, Kind, columns, empty_frame
+from ..model import Channel, Kind, columns, data_message, empty_frame, flatten, format_timestamp
 
-__all__ = ["codes", "concat", "dictionary", "schema", "table_of"]
+__all__ = ["Sparse", "codes", "concat", "dictionary", "rows_table", "schema", "sparse_table",
+           "table_of"]
+
+Sparse = tuple[float, int, int, Channel, str, dict[str, Any]]
+"""A sparse event: primary time (selects its window), ns, tie, channel, event, data."""
 
 
 @functools.cache
@@ -83,3 +87,21 @@ def concat(channel: Channel, tables: Sequence[pa.Table]) -> pa.Table:
     if not tables:
         return schema(channel).empty_table()
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def rows_table(channel: Channel, rows: list[Any]) -> pa.Table:
+    """``channel``'s table of rows as :func:`~openagi_nb.model.flatten` gives them."""
+    names = [f.name for f in schema(channel)]
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return table_of(channel, dict(zip(names, cols, strict=True)), len(rows))
+
+
+def sparse_table(channel: Channel, rows: list[Sparse]) -> tuple[pa.Table, np.ndarray,
+                                                                 np.ndarray]:
+    """The table of sparse events (``_stream_metrics.Sparse``), with their ns and ties."""
+    flat = [flatten(dict(data_message(channel, ev, data, format_timestamp(ns))))[1]
+            for _, ns, _, _, ev, data in rows]
+    table = rows_table(channel, flat)
+    return (table, np.array([r[1] for r in rows], np.int64),
+            np.array([r[2] for r in rows], np.int64))
+

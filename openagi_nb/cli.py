@@ -22,7 +22,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``"90"``, ``"90s"``, ``"10m"``, ``"1h"``, ``"1h30m"`` (for ``--duration``)."""
+    """Seconds in ``"90"``, ``"90s"``, ``"10m"``, ``"90min"``, ``"1h30m"``, ``"36h"``, ``"7d"``
+    (for ``--duration``)."""
     from .durations import positive
 
     if text.replace(".", "", 1).isdigit():
@@ -30,7 +31,8 @@ def parse_duration(text: str) -> float:
     try:
         return positive(text, "duration").total_seconds()
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (try 90s, 10m, 1h)") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r} (try 90s, 10m, 1h, 7d)") from None
 
 
 @contextmanager
@@ -54,24 +56,44 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
 def _generate(args: argparse.Namespace) -> int:
     from . import scenario
 
-    with _progress(None, "msg", "generating") as update:
-        result = scenario.write(
-            args.output, seed=args.seed, duration=args.duration, nodes=args.nodes, progress=update
+    with _progress(None, "ev", "generating") as update:
+        result = scenario.export(
+            args.output, seed=args.seed, duration=args.duration, nodes=args.nodes,
+            engine=args.engine, progress=update,
         )
+    kind = "dataset" if scenario.is_dataset_path(args.output) else "capture"
     print(
-        f"wrote {len(result.messages):,} messages, {len(result.incidents)} incidents "
-        f"(seed {args.seed}) to {args.output}"
+        f"wrote {result.events:,} events, {len(result.incidents)} incidents "
+        f"(seed {args.seed}, {result.engine} engine) to {kind} {args.output}"
     )
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _add_generate(sub: Any) -> None:
-    p = sub.add_parser("generate", help="write a seeded scenario capture (deterministic per seed)")
-    p.add_argument("-o", "--output", required=True, type=Path, help="capture path (.jsonl[.gz])")
+    p = sub.add_parser("generate", help="write a seeded scenario capture or Parquet dataset "
+                                        "(deterministic per seed)")
+    p.add_argument("-o", "--output", required=True,
+                   help="capture path (.jsonl[.gz]), or a Parquet dataset directory: a path "
+                        "ending in / or .parquet")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--duration", type=parse_duration, default=3600.0,
-                   help="e.g. 1h, 30m (default 1h, at least 20m)")
-    p.add_argument("--nodes", type=int, default=25, help="number of nodes (default 25)")
+                   help="e.g. 1h, 90min, 36h, 7d, or seconds (default 1h, at least 20min)")
+    p.add_argument("--nodes", type=_positive_int, default=25,
+                   help="number of nodes (default 25, at least 16; thousands are fine)")
+    p.add_argument("--engine", choices=("auto", "classic", "stream"), default="auto",
+                   help="classic: in memory, as earlier versions (the bundled sample); stream: "
+                        "window by window, bounded memory; auto (default): classic up to 100 "
+                        "node-hours")
     p.set_defaults(handler=_generate)
 
 

@@ -5,6 +5,7 @@ and the CLI's ``--duration``. No I/O; errors are ``ValueError`` naming the argum
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pandas as pd
@@ -12,12 +13,15 @@ import pandas as pd
 __all__ = ["Duration", "duration", "positive"]
 
 Duration = str | timedelta | pd.Timedelta
+_DAYS = re.compile(r"(?<=\d)\s*d(?![a-z])", re.IGNORECASE)
 
 
 def duration(value: Duration, name: str) -> pd.Timedelta:
     """``value`` as a non-negative ``Timedelta``, or ``ValueError`` naming the argument."""
+    # "7d": pandas deprecates the lower-case day unit
+    text = _DAYS.sub("D", value) if isinstance(value, str) else value
     try:
-        result = pd.Timedelta(value)
+        result = pd.Timedelta(text)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: not a duration: {value!r}") from None
     if pd.isna(result) or result < pd.Timedelta(0):

@@ -52,8 +52,9 @@ PUBLIC = {
         "load_capture", "open_dataset", "pieces", "summarize",
     ],
     "openagi_nb.scenario": [
-        "DEFAULT_START", "Incident", "MIN_DURATION", "MIN_NODES", "Scenario", "counts_markdown",
-        "generate", "incidents_markdown", "metrics_markdown", "write",
+        "CLASSIC_LIMIT", "DEFAULT_START", "ENGINES", "Engine", "Generation", "Incident",
+        "MIN_DURATION", "MIN_NODES", "Scenario", "Window", "counts_markdown", "export",
+        "generate", "incidents_markdown", "is_dataset_path", "metrics_markdown", "write",
     ],
     "openagi_nb.server": ["BackgroundServer", "ReplayServer", "ServeOptions", "parse_speed",
                           "serve"],

@@ -1,8 +1,12 @@
-"""The seeded scenario generator: a network's hour (or more) of events with incidents placed in it.
+"""The seeded scenario generator: a network's hour (or days, of thousands of nodes) of events
+with incidents placed in it.
 
-It imports nothing of the server: what it writes is a capture like any other.
+:func:`generate` and :func:`write` make a scenario in memory (the classic hour);
+:func:`export` writes one of any size, window by window, as a capture or a Parquet dataset. It
+imports nothing of the server: what it writes is a capture like any other.
 """
 
+from ._export import export, is_dataset_path
 from ._generate import (
     DEFAULT_START,
     MIN_DURATION,
@@ -15,16 +19,24 @@ from ._generate import (
     metrics_markdown,
     write,
 )
+from ._stream import CLASSIC_LIMIT, ENGINES, Engine, Generation, Window
 
 __all__ = [
+    "CLASSIC_LIMIT",
     "DEFAULT_START",
+    "ENGINES",
+    "Engine",
+    "Generation",
     "Incident",
     "MIN_DURATION",
     "MIN_NODES",
     "Scenario",
+    "Window",
     "counts_markdown",
+    "export",
     "generate",
     "incidents_markdown",
+    "is_dataset_path",
     "metrics_markdown",
     "write",
 ]

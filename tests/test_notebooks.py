@@ -4,7 +4,9 @@ as the analysis functions find them; and the committed notebooks are what nbval 
 ``pytest --nbval notebooks/`` checks the committed outputs against the bundled capture; this
 module checks that nothing in the notebooks is tied to that capture: each runs (nbclient, a fresh
 kernel) against a differently seeded scenario, and its findings must name that scenario's
-breaches, bursts, stuck proposals..., and none of the bundled capture's.
+breaches, bursts, stuck proposals..., and none of the bundled capture's. The fleet notebook reads
+a Parquet dataset instead of a capture: it runs against another generated dataset
+(``OPENAGI_NB_DATASET``), on its own ``LocalCluster``, and must name that dataset's incidents.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ MONITORING, SECURITY, CONSENSUS = (
 )
 OURS = (MONITORING, SECURITY, CONSENSUS)
 QUICKSTART = "00_quickstart.ipynb"
-EVERY = (QUICKSTART, *OURS)
+FLEET = "04_fleet_scale.ipynb"
+REPORTS = (*OURS, FLEET)
+EVERY = (QUICKSTART, *REPORTS)
 MAX_BYTES = 2_000_000
 PLOTLY = "application/vnd.plotly.v1+json"
 LIVE_VARIABLES = ("OPENAGI_NB_URL", "OPENAGI_NB_TOKEN")
+PARAMETERS = {FLEET: ("DATASET", "SCHEDULER")}
+"""The parameters each notebook must start with; the others: ``CAPTURE`` and ``LIVE_URL``."""
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +56,30 @@ def other(other_capture: Path) -> oa.Capture:
 
 
 @pytest.fixture(scope="module")
-def executed(other_capture: Path) -> Iterator[dict[str, nbformat.NotebookNode]]:
-    """Each notebook executed against ``other_capture``, once per module, without a live server."""
+def other_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another period: seed 2024, one day of 16 nodes, as a Parquet dataset (the fleet notebook
+    generates seed 11, two days)."""
+    path = tmp_path_factory.mktemp("fleet") / "seed2024.parquet"
+    scenario.export(path, seed=2024, duration=86400, nodes=16)
+    return path
+
+
+@pytest.fixture(scope="module")
+def other_fleet(other_dataset: Path) -> dict[str, pd.DataFrame]:
+    dataset = oa.open_dataset(other_dataset)
+    return {c.value: dataset.frame(c.value) for c in dataset.channels}
+
+
+@pytest.fixture(scope="module")
+def executed(other_capture: Path, other_dataset: Path
+             ) -> Iterator[dict[str, nbformat.NotebookNode]]:
+    """Each notebook executed against ``other_capture`` (the fleet one against
+    ``other_dataset``, on a LocalCluster), once per module, without a live server."""
     done: dict[str, nbformat.NotebookNode] = {}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("OPENAGI_NB_CAPTURE", str(other_capture))
-        for name in LIVE_VARIABLES:
+        env.setenv("OPENAGI_NB_DATASET", str(other_dataset))
+        for name in (*LIVE_VARIABLES, "OPENAGI_NB_SCHEDULER"):  # the fleet: a LocalCluster
             env.delenv(name, raising=False)
         for name in EVERY:
             nb = nbformat.read(NOTEBOOKS / name, as_version=4)
@@ -90,7 +114,9 @@ def test_runs_clean_on_another_capture(executed, name):
     outs = [o for c in executed[name].cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outs if o.output_type == "error"]
     assert not [o.text for o in outs if o.output_type == "stream" and o.name == "stderr"]
-    if name != QUICKSTART:  # the quickstart replays the capture; it reports no findings
+    if name == FLEET:
+        assert "`seed2024.parquet`" in findings(executed[name])
+    elif name != QUICKSTART:  # the quickstart replays the capture; it reports no findings
         assert "seed2024.jsonl.gz" in findings(executed[name])
 
 
@@ -156,6 +182,59 @@ def test_consensus_names_stuck_proposals_view_changes_and_quorum_violations(exec
     assert f"**{len(short)} phases** of {short['proposal_id'].nunique()} proposals" in text
 
 
+def test_fleet_names_the_datasets_incidents_over_the_whole_period(executed, other_fleet):
+    """The fleet notebook, run on Dask, reports what pandas finds in the same dataset: every
+    incident, the breaches, the unblocked intrusions, the bursts' sources, the stuck proposals."""
+    monitoring = other_fleet["monitoring_events"]
+    security = other_fleet["security_events"]
+    found = analysis.incidents(other_fleet)
+    sustained = analysis.breaches(monitoring, for_="2min")
+    unblocked = analysis.unblocked(security, "high")
+    bursts = analysis.bursts(security)
+    newest = max(frame["timestamp"].max() for frame in other_fleet.values())
+    table = analysis.proposals(other_fleet["consensus_events"], as_of=newest)
+    stuck = table[table["status"] == "stuck"]
+    assert set(found["kind"]) >= {"breach", "burst", "unblocked_intrusion", "stuck_proposal",
+                                  "node_left", "partition", "view_change"}
+    for table in (sustained, unblocked, bursts, stuck):
+        assert len(table)
+    text = findings(executed[FLEET])
+    assert f"**{len(found)} incidents** in `seed2024.parquet`" in text
+    for i in found.itertuples():
+        assert f"**{i.kind}** `{i.subject}`: {i.detail}" in text
+    for b in sustained.itertuples():
+        assert f"`{b.node_id}` {b.metric} from {b.start:%Y-%m-%d %H:%M:%S}" in text
+    for u in unblocked.itertuples():
+        assert f"**{u.attack_type}** ({u.severity}) from `{u.source_ip}`" in text
+    for b in bursts.itertuples():
+        assert f"**{b.events:,} attack events of {b.attack_type}**" in text
+        for ip in b.source_ips.split(", "):
+            assert f"`{ip}`" in text
+    for p in stuck.itertuples():
+        assert f"`{p.proposal_id}` by `{p.proposer}`" in text
+    events = sum(len(frame) for frame in other_fleet.values())
+    assert f"holds **{events:,}** events of 4 channels" in text
+    assert "the Dask dashboard: [http://" in text
+
+
+def test_fleet_reports_nothing_of_its_default_dataset(executed, other_fleet):
+    """What the committed fleet notebook names (its generated dataset's nodes' incidents,
+    addresses, proposals) is absent from the run on another dataset, unless that one has it."""
+    committed = findings(nbformat.read(NOTEBOOKS / FLEET, as_version=4))
+    named = set(pd.Series(committed.split("`")[1::2]).str.split().explode())
+    present: set[str] = set()
+    for frame in other_fleet.values():
+        for column in frame.columns:  # the words of every text and list column
+            values = frame[column].dropna()
+            if isinstance(values.dtype, pd.ArrowDtype):
+                values = values.explode()  # lists of node ids
+            present.update(map(str, values.astype(str).unique()))
+    foreign = {w for w in named if w not in present and any(ch.isdigit() for ch in w)}
+    assert len(foreign) >= 5
+    shown = everything(executed[FLEET])
+    assert not [w for w in foreign if w in shown]
+
+
 def test_nothing_of_the_bundled_capture_is_reported(executed, other_capture):
     bundled = analysis.incidents(oa.load_capture(ROOT / "data" / "sample_capture.jsonl.gz"))
     with gzip.open(other_capture, "rt") as f:
@@ -190,8 +269,8 @@ def test_committed_notebook_starts_with_its_parameters_and_was_run_in_order(name
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].metadata.get("tags") == ["parameters"]
-    assert "\nCAPTURE = " in code[0].source
-    assert "\nLIVE_URL = " in code[0].source
+    for parameter in PARAMETERS.get(name, ("CAPTURE", "LIVE_URL")):
+        assert f"\n{parameter} = " in code[0].source
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
 
 
@@ -205,7 +284,7 @@ def test_only_live_cells_are_exempt_from_nbval():
 
 def test_findings_are_computed_not_typed():
     """No finding is a literal Markdown cell with numbers in it: numbers come from outputs."""
-    for name in OURS:
+    for name in REPORTS:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "markdown":

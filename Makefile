@@ -73,7 +73,7 @@ test: $(VENV)/.installed-test browser js-deps
 	$(BIN)/pytest
 	$(BIN)/pytest $(NBVAL) notebooks/
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

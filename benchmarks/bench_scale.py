@@ -147,10 +147,13 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"2 CPUs, load average {os.getloadavg()[0]:.1f}")
-    if args.dataset is not None:
-        root = args.dataset
-    else:
-        root = (args.out or Path(tempfile.mkdtemp(prefix="bench_scale_"))) / "fleet.parquet"
+    with tempfile.TemporaryDirectory(prefix="bench_scale_") as scratch:  # 1.7 GB for a week
+        run(args, args.dataset or (args.out or Path(scratch)) / "fleet.parquet")
+
+
+def run(args: argparse.Namespace, root: Path) -> None:
+    """Every part, on the dataset at ``root`` (generated there first without ``--dataset``)."""
+    if args.dataset is None:
         made = generate(args.nodes, args.duration, args.seed, root)
         print(f"1. generated {made['events']:,} events ({args.nodes} nodes, {args.duration}) in "
               f"{made['seconds']:.1f} s: {made['events'] / made['seconds']:,.0f} events/s, "

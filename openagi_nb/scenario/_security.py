@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Final
 
 from ..model import Channel
@@ -73,21 +74,29 @@ def _background(rng: random.Random, plan: Plan, events: EventLog, pool: list[str
     attack_weights = [a[1] for a in _ATTACKS]
     t = rng.uniform(0.0, MEAN_GAP)
     while t < plan.duration:
-        ip = rng.choices(pool, weights)[0]
-        attack, _, severities, rule = rng.choices(_ATTACKS, attack_weights)[0]
-        severity = rng.choice(severities)
-        roll = rng.random()
-        if roll < 0.6:
-            blocked = severity != "low" or rng.random() < 0.85
-            _intrusion(events, t, attack, ip, severity, blocked)
-            if blocked:
-                _blocked(events, t + rng.uniform(0.002, 0.04), attack, ip, rule, severity)
-        elif roll < 0.75:
-            _blocked(events, t, attack, ip, rng.choice(_EDGE_RULES), "low")
-        else:
-            score = round(rng.uniform(0.1, 0.69), 2)
-            _suspicious(events, t, ip, rng.choice(_SUSPICIOUS), score)
+        background_event(rng, events, t, pool, weights, attack_weights)
         t += rng.expovariate(1.0 / MEAN_GAP)
+
+
+def background_event(rng: random.Random, events: EventLog, t: float, pool: list[str],
+                     weights: Sequence[float], attack_weights: Sequence[float]) -> None:
+    """One event of the background at ``t``, from ``pool`` (``weights``: its long tail): an
+    intrusion (blocked or not), a probe an edge rule blocked, or suspicious activity. The
+    classic and the windowed generators both draw it this way, in this order."""
+    ip = rng.choices(pool, weights)[0]
+    attack, _, severities, rule = rng.choices(_ATTACKS, attack_weights)[0]
+    severity = rng.choice(severities)
+    roll = rng.random()
+    if roll < 0.6:
+        blocked = severity != "low" or rng.random() < 0.85
+        _intrusion(events, t, attack, ip, severity, blocked)
+        if blocked:
+            _blocked(events, t + rng.uniform(0.002, 0.04), attack, ip, rule, severity)
+    elif roll < 0.75:
+        _blocked(events, t, attack, ip, rng.choice(_EDGE_RULES), "low")
+    else:
+        score = round(rng.uniform(0.1, 0.69), 2)
+        _suspicious(events, t, ip, rng.choice(_SUSPICIOUS), score)
 
 
 def _intrusion(

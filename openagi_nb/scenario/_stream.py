@@ -51,17 +51,13 @@ from ._network import network_events
 from ._plan import EventLog, Incident, make_plan, rng_for
 from ._security import (
     _ATTACKS,
-    _EDGE_RULES,
-    _SUSPICIOUS,
     MEAN_GAP,
     _addresses,
-    _blocked,
     _break_ins,
     _certificate,
     _ddos,
     _equivocation,
-    _intrusion,
-    _suspicious,
+    background_event,
 )
 from ._stream_metrics import Metrics
 from ._tables import Sparse, concat, rows_table, schema, sparse_table
@@ -327,23 +323,9 @@ class _Stream:
         t = lo + rng.expovariate(1.0 / MEAN_GAP)
         marks = []
         while t < hi:
-            ip = rng.choices(self.pool, self.weights)[0]
-            attack, _, severities, rule = rng.choices(_ATTACKS, attack_weights)[0]
-            severity = rng.choice(severities)
-            roll = rng.random()
-            if roll < 0.6:
-                blocked = severity != "low" or rng.random() < 0.85
-                _intrusion(log, t, attack, ip, severity, blocked)
-                marks.append(t)
-                if blocked:
-                    _blocked(log, t + rng.uniform(0.002, 0.04), attack, ip, rule, severity)
-                    marks.append(t)
-            elif roll < 0.75:
-                _blocked(log, t, attack, ip, rng.choice(_EDGE_RULES), "low")
-                marks.append(t)
-            else:
-                _suspicious(log, t, ip, rng.choice(_SUSPICIOUS), round(rng.uniform(0.1, 0.69), 2))
-                marks.append(t)
+            before = len(log.rows)
+            background_event(rng, log, t, self.pool, self.weights, attack_weights)
+            marks += [t] * (len(log.rows) - before)  # one mark per message added
             t += rng.expovariate(1.0 / MEAN_GAP)
         return self._sparse(log, marks, rank, block)
 

@@ -246,7 +246,9 @@ def _add_record(sub: Any) -> None:
     from .model import CHANNELS
 
     p = sub.add_parser("record", help="record a live stream to a capture, as received")
-    p.add_argument("url", help="the WebSocket API, e.g. ws://127.0.0.1:8080/api/v1/ws")
+    p.add_argument("url", type=_server_url,
+                   help="the server: http://host:port as serve prints it, ws://host:port, or "
+                        "the API's ws://host:port/api/v1/ws")
     p.add_argument("-o", "--output", required=True, type=Path,
                    help="capture path (.jsonl[.gz]), or a directory for --rotate")
     p.add_argument("--rotate", type=_rotate, default=None,
@@ -261,6 +263,16 @@ def _add_record(sub: Any) -> None:
                       help="the token (default: $OPENAGI_NB_TOKEN, or one in the URL)")
     auth.add_argument("--node-id", default=None, help="fetch a token for this node instead")
     p.set_defaults(handler=_record)
+
+
+def _server_url(text: str) -> str:
+    from .stream._urls import websocket_url
+
+    try:
+        websocket_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _rotate(text: str) -> str:

@@ -76,6 +76,24 @@ def test_the_record_command_writes_the_capture_and_says_what_it_did(serve, captu
     assert (len(cap.frame("network_events")), len(cap.frame("security_events"))) == (100, 100)
 
 
+def test_the_record_command_takes_the_servers_root_as_serve_prints_it(serve, capture, tmp_path,
+                                                                      capsys):
+    from openagi_nb.cli import main
+
+    server = serve(capture, speed=math.inf, wait_for=1)
+    path = tmp_path / "root.jsonl"
+    assert main(["record", server.base_url, "-o", str(path), "--count", "50",
+                 "--node-id", "cli"]) == 0
+    assert re.search(r"recorded [\d,]+ events", capsys.readouterr().out)
+    assert len(load_capture(path)) >= 50
+    with pytest.raises(SystemExit) as refused:
+        main(["record", "ftp://127.0.0.1:9/api/v1/ws?token=abc", "-o", str(path)])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot use 'ftp://127.0.0.1:9/api/v1/ws' as a server URL: the scheme must be" in err
+    assert "abc" not in err
+
+
 def test_the_record_command_reports_a_refused_token_in_one_line(serve, capture, tmp_path,
                                                                 capsys):
     from openagi_nb.cli import main

@@ -370,10 +370,29 @@ def test_a_wrong_path_fails_the_stream_with_the_http_status(serve, capture):
     stream.stop()
 
 
-def test_a_url_websocket_client_cannot_use_fails_the_stream():
-    with EventStream("http://127.0.0.1:9/api/v1/ws") as stream, pytest.raises(
-            ConnectionFailed, match="invalid URL"):
-        stream.wait_for(1, timeout=10)
+@pytest.mark.parametrize("form", ["{root}", "{root}/", "{ws}", "{ws}/api/v1/ws", "{ws}/api/v1",
+                                  "{root}/api/v1/ws?token={token}"])
+def test_every_form_of_the_servers_url_streams(serve, capture, form):
+    server = serve(capture, speed=MAX, wait_for=1)
+    token = server.token("forms")
+    url = form.format(root=server.base_url, ws=server.base_url.replace("http", "ws", 1),
+                      token=token)
+    with EventStream(url, token=None if "token=" in url else token) as stream:
+        stream.wait_for(100, timeout=10)
+        assert stream.url == server.ws_url
+        assert token not in repr(stream)
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("ftp://127.0.0.1:9/api/v1/ws", "the scheme must be http, https, ws or wss"),
+    ("127.0.0.1:8080", "the scheme must be"),
+    ("http:///api/v1/ws", "it names no host"),
+    ("http://127.0.0.1:8080/api/v1/status", "/api/v1/status is not the WebSocket endpoint"),
+])
+def test_a_url_that_names_no_server_is_refused_saying_why(url, said):
+    with pytest.raises(ValueError, match=said) as refused:
+        EventStream(url + "?token=secret-token")
+    assert "secret-token" not in str(refused.value)
 
 
 def test_wss_with_the_servers_certificate_streams(serve, capture, certificate):

@@ -37,6 +37,7 @@ from ._resume import Gap
 from ._rotation import Rotate, parse_rotate
 from ._stats import State, StreamStats
 from ._transport import split_token
+from ._urls import websocket_url
 
 __all__ = ["ALL", "EventStream", "Gap", "State", "StreamStats"]
 
@@ -56,8 +57,11 @@ class EventStream:
     """A live subscription to an Open-A.G.I WebSocket API, kept as one frame per channel.
 
     Args:
-        url: ``ws://host:port/api/v1/ws`` (``wss://`` too); a ``?token=`` in it works as
-            ``token``.
+        url: the server: its root as ``openagi-nb serve`` prints it (``http://host:port``),
+            its WebSocket root (``ws://host:port``) or the API's URL (``ws://host:port/api/v1/ws``;
+            ``https``/``wss`` alike); a ``?token=`` in it works as ``token``.
+
+            Raises ValueError for anything else, saying what it could not understand.
         token: the JWT to connect with (``fetch_token``). It never appears in a repr, log or
             error.
         token_provider: called for a token when there is none and whenever the server refuses
@@ -109,7 +113,7 @@ class EventStream:
         compression: str | None = "lz4",
     ) -> None:
         asked = _batch(batch, compression, recording=record_to is not None)
-        base, in_url = split_token(url)
+        base, in_url = split_token(websocket_url(url))
         self.url = base
         """The URL without its token."""
         chosen = _channels(channels)

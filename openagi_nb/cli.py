@@ -265,24 +265,29 @@ def _add_record(sub: Any) -> None:
     p.set_defaults(handler=_record)
 
 
+def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse ``type=`` that keeps the text once ``check`` accepts it, and turns the
+    ValueError of one it refuses into argparse's usage error (exit 2)."""
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    return parse
+
+
 def _server_url(text: str) -> str:
     from .stream._urls import websocket_url
 
-    try:
-        websocket_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return _checked(websocket_url)(text)
 
 
 def _rotate(text: str) -> str:
     from .stream._rotation import parse_rotate
 
-    try:
-        parse_rotate(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return _checked(parse_rotate)(text)
 
 
 # --- main ---------------------------------------------------------------------------------

@@ -89,6 +89,18 @@ def executed(other_capture: Path, other_dataset: Path
         yield done
 
 
+def assert_security_named(text: str, unblocked: pd.DataFrame, bursts: pd.DataFrame,
+                          with_attack: bool = False) -> None:
+    """Each unblocked intrusion and each burst (its size, its sources) is named in ``text``."""
+    for u in unblocked.itertuples():
+        assert f"**{u.attack_type}** ({u.severity}) from `{u.source_ip}`" in text
+    for b in bursts.itertuples():
+        attack = f" of {b.attack_type}**" if with_attack else ""
+        assert f"**{b.events:,} attack events{attack}" in text
+        for ip in b.source_ips.split(", "):
+            assert f"`{ip}`" in text
+
+
 def outputs(nb: nbformat.NotebookNode, mime: str) -> list[str]:
     return [
         "".join(out.get("data", {}).get(mime, ""))
@@ -154,12 +166,7 @@ def test_security_names_the_unblocked_intrusions_bursts_and_certificates(execute
     assert len(bursts)
     assert len(certificates)
     text = findings(executed[SECURITY])
-    for u in unblocked.itertuples():
-        assert f"**{u.attack_type}** ({u.severity}) from `{u.source_ip}`" in text
-    for b in bursts.itertuples():
-        assert f"**{b.events:,} attack events" in text
-        for ip in b.source_ips.split(", "):
-            assert f"`{ip}`" in text
+    assert_security_named(text, unblocked, bursts)
     for c in certificates.itertuples():
         assert f"The certificate of `{c.node_id}` expired at {c.expired_at:%H:%M:%S}" in text
 
@@ -204,12 +211,7 @@ def test_fleet_names_the_datasets_incidents_over_the_whole_period(executed, othe
         assert f"**{i.kind}** `{i.subject}`: {i.detail}" in text
     for b in sustained.itertuples():
         assert f"`{b.node_id}` {b.metric} from {b.start:%Y-%m-%d %H:%M:%S}" in text
-    for u in unblocked.itertuples():
-        assert f"**{u.attack_type}** ({u.severity}) from `{u.source_ip}`" in text
-    for b in bursts.itertuples():
-        assert f"**{b.events:,} attack events of {b.attack_type}**" in text
-        for ip in b.source_ips.split(", "):
-            assert f"`{ip}`" in text
+    assert_security_named(text, unblocked, bursts, with_attack=True)
     for p in stuck.itertuples():
         assert f"`{p.proposal_id}` by `{p.proposer}`" in text
     events = sum(len(frame) for frame in other_fleet.values())

@@ -64,6 +64,7 @@ PUBLIC = {
         "partitions", "phase_latencies", "proposals", "quorum_violations", "resample",
         "security", "summary", "timeline", "top_sources", "unblocked", "view_changes",
     ],
+    "openagi_nb.pages": ["DashboardPage", "REPORTS", "dashboard", "report"],
     "openagi_nb.widgets": [
         "Dashboard", "LiveFigure", "dashboard", "live_consensus", "live_metrics",
         "live_network", "live_security", "plot_breaches", "plot_membership", "plot_metric",
@@ -82,6 +83,8 @@ ALLOWED = {
     "stream": {"stream", "capture", "model", "exceptions", "durations"},
     "analysis": {"analysis", "model", "exceptions", "durations"},
     "widgets": {"widgets", "analysis", "stream", "model", "exceptions", "durations"},
+    "pages": {"pages", "widgets", "analysis", "stream", "capture", "model", "exceptions",
+              "durations"},
 }
 
 

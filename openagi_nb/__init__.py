@@ -14,6 +14,7 @@ from ._lazy import attach
 
 if TYPE_CHECKING:
     from . import analysis, widgets
+    from ._serve import serve
     from .capture import Capture, Dataset, load_capture, open_dataset
     from .exceptions import (
         AuthenticationFailed,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
         TokenRequestFailed,
     )
     from .model import Channel, MessageType, Severity
-    from .stream import EventStream, Gap, LiveFrame, State, StreamStats, fetch_token
+    from .stream import EventStream, Gap, LiveFrame, State, StreamStats, fetch_token, record
 
 __version__ = "0.1.0"
 
@@ -45,7 +46,7 @@ _HOMES: Final[dict[str, str]] = {
     "open_dataset": ".capture",
     "EventStream": ".stream", "Gap": ".stream", "LiveFrame": ".stream", "State": ".stream",
     "StreamStats": ".stream",
-    "fetch_token": ".stream",
+    "fetch_token": ".stream", "record": ".stream", "serve": "._serve",
     "Channel": ".model", "MessageType": ".model", "Severity": ".model",
     **dict.fromkeys(_EXCEPTIONS, ".exceptions"),
 }
@@ -80,6 +81,8 @@ __all__ = [
     "fetch_token",
     "load_capture",
     "open_dataset",
+    "record",
+    "serve",
     "widgets",
 ]
 

@@ -25,7 +25,7 @@ PUBLIC = {
         "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "Severity",
         "State", "StreamError", "StreamStats", "StreamTimeout", "TokenRefused",
         "TokenRequestFailed", "__version__", "analysis", "fetch_token", "load_capture",
-        "open_dataset", "widgets",
+        "open_dataset", "record", "serve", "widgets",
     ],
     "openagi_nb.model": [
         "API_ROOT", "ArrowBatch", "BINARY", "BatchFormat", "BatchSettings", "CATALOGUE",

@@ -102,7 +102,8 @@ def test_the_record_command_reports_a_refused_token_in_one_line(serve, capture, 
     argv = ["record", server.ws_url, "-o", str(tmp_path / "r.jsonl"), "--token", "bad-token"]
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert "openagi-nb record: error: server refused the connection: HTTP 401" in err
+    assert ("openagi-nb record: error: server refused the token: HTTP 401 (invalid token: "
+            "malformed token: not enough segments)") in err
     assert "bad-token" not in err
 
 

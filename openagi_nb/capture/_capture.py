@@ -42,10 +42,7 @@ class Capture:
 
     def frame(self, channel: str) -> pd.DataFrame:
         """The events of ``channel`` (``"monitoring_events"``...) in its declared schema."""
-        try:
-            return self.frames[Channel(channel)].copy(deep=False)
-        except ValueError:
-            raise ValueError(f"unknown channel {channel!r}") from None
+        return self.frames[Channel(channel)].copy(deep=False)
 
     def __len__(self) -> int:
         return sum(len(f) for f in self.frames.values())

@@ -47,6 +47,12 @@ class Channel(StrEnum):
     SECURITY = "security_events"
     MONITORING = "monitoring_events"
 
+    @classmethod
+    def _missing_(cls, value: object) -> None:
+        # Enum raises this instead of its bare "'x' is not a valid Channel"
+        names = ", ".join(c.value for c in reversed(cls))
+        raise ValueError(f"unknown channel {value!r} (the channels are {names})")
+
 
 class MessageType(StrEnum):
     """Every ``type`` a message can have: the four data types, the published control messages

@@ -37,11 +37,18 @@ class BackgroundServer:
                                         daemon=True)
 
     def __repr__(self) -> str:
-        return f"<BackgroundServer {self.base_url}>"
+        running = "serving" if self._thread.is_alive() else "stopped"
+        return f"<BackgroundServer {running} {self.server.options.capture} on {self.base_url}>"
+
+    @property
+    def url(self) -> str:
+        """``http(s)://127.0.0.1:<port>``: the server's root, what ``EventStream``, ``record``
+        and ``fetch_token`` take."""
+        return self.server.base_url
 
     @property
     def base_url(self) -> str:
-        """``http(s)://127.0.0.1:<port>``."""
+        """The same as :attr:`url`."""
         return self.server.base_url
 
     @property

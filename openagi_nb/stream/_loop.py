@@ -247,7 +247,7 @@ class StreamLoop:
                 channel, row, raw, obj = event
                 appends[channel](row)
                 if recording.active:
-                    self._record(raw)
+                    self._record(raw, channel)
                 if listeners:
                     listeners.dispatch(obj, obj["type"], obj["event"])
                 received[channel] += 1
@@ -271,7 +271,7 @@ class StreamLoop:
         if self.recording.active or self.listeners:
             for obj in messages_of(channel, table):
                 if self.recording.active:
-                    self._record(orjson.dumps(obj))
+                    self._record(orjson.dumps(obj), channel)
                 if self.listeners:
                     self.listeners.dispatch(obj, obj["type"], obj["event"])
         self.counters.received[channel] += table.num_rows
@@ -293,8 +293,8 @@ class StreamLoop:
         if rejected.record and self.recording.active:
             self._record(rejected.raw)
 
-    def _record(self, data: bytes) -> None:
-        if not self.recording.write(data):  # disk full, permission: the recording ends
+    def _record(self, data: bytes, channel: str | None = None) -> None:
+        if not self.recording.write(data, channel):  # disk full, permission: the recording ends
             self._last_error = self.recording.last_error
 
     def _emit(self, event: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ gives the frames the live stream had; reconnects resume by ``seq`` as they do fo
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,7 +39,8 @@ def record(
     """Record ``channels`` of the stream at ``url`` into ``path`` (``.jsonl`` or ``.jsonl.gz``,
     or a directory of pieces ``<start time>.jsonl.gz``, with ``rotate``).
 
-    Runs until ``count`` events arrived, ``duration`` seconds passed, or ``stop()`` says so (with
+    Runs until ``count`` events were recorded (exactly that many: a batch that brings more is
+    cut), ``duration`` seconds passed, or ``stop()`` says so (with
     none of them: until interrupted; a ``KeyboardInterrupt`` ends it cleanly, the recording
     closed). ``on_progress`` gets the stream's stats twice a second.
 
@@ -49,20 +51,20 @@ def record(
             server refuses it), instead of passing ``token``.
 
     Returns:
-        The stream's final stats.
+        The stream's final stats; ``received`` (and ``total``) count the events recorded.
 
     Raises:
         AuthenticationFailed, ConnectionFailed: the stream gave up.
         CaptureError: ``path`` cannot be written (at the start, or later: disk full).
     """
-    if node_id is not None and token_provider is None:
-        token_provider = _fetcher(url, node_id)
-    stream = EventStream(url, token=token, token_provider=token_provider, channels=channels,
-                         window=_KEEP_ROWS, record_to=path, rotate=rotate)
+    stream = EventStream(url, token=token, token_provider=token_provider, node_id=node_id,
+                         channels=channels, window=_KEEP_ROWS, record_to=path, rotate=rotate)
+    # a batch can hold more than the count still missing: the recording stops at the count
+    stream._loop.recording.limit = count
     deadline = None if duration is None else time.monotonic() + duration
     with stream, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how an open end ends
         _run(stream, count, deadline, on_progress, stop)
-    stats = stream.stats
+    stats = dataclasses.replace(stream.stats, received=dict(stream._loop.recording.events))
     if on_progress is not None:
         on_progress(stats)
     return stats
@@ -85,12 +87,3 @@ def _run(
             on_progress(stream.stats)
         if deadline is not None and time.monotonic() >= deadline:
             return
-
-
-def _fetcher(url: str, node_id: str) -> Callable[[], str]:
-    from ._token import fetch_token
-
-    def fetch() -> str:
-        return fetch_token(url, node_id=node_id)
-
-    return fetch

@@ -40,6 +40,12 @@ class Recording:
         """Why the recording stopped (stop() raises it once)."""
         self.last_error: str | None = None
         """The same, for ``stats.last_error``; set when it happens."""
+        self.limit: int | None = None
+        """Write no more than this many events (``record(count=...)``); control messages and
+        rejects are still written."""
+        self.events: dict[str, int] = {}
+        """Events written, per channel."""
+        self._written = 0
 
     @property
     def active(self) -> bool:
@@ -62,11 +68,17 @@ class Recording:
             self._writer = CaptureWriter(self._target, rotate_every=self._rotate[0],
                                          rotate_size=self._rotate[1])
 
-    def write(self, data: bytes) -> bool:
-        """Write one message; False when that ended the recording (see :attr:`last_error`)."""
+    def write(self, data: bytes, channel: str | None = None) -> bool:
+        """Write one message (an event of ``channel``, or another message); False when that
+        ended the recording (see :attr:`last_error`)."""
         writer = self._writer
         if writer is None:
             return True
+        if channel is not None:
+            if self.limit is not None and self._written >= self.limit:
+                return True
+            self._written += 1
+            self.events[channel] = self.events.get(channel, 0) + 1
         try:
             writer.write(data)
         except OSError as exc:  # CaptureError: the disk, not the stream, has a problem

@@ -36,7 +36,8 @@ from ._loop import StreamLoop
 from ._resume import Gap
 from ._rotation import Rotate, parse_rotate
 from ._stats import State, StreamStats
-from ._transport import split_token
+from ._token import token_fetcher
+from ._transport import split_token, tls_context
 from ._urls import websocket_url
 
 __all__ = ["ALL", "EventStream", "Gap", "State", "StreamStats"]
@@ -64,10 +65,17 @@ class EventStream:
             Raises ValueError for anything else, saying what it could not understand.
         token: the JWT to connect with (``fetch_token``). It never appears in a repr, log or
             error.
+        node_id: who you are to the server: with it, the stream asks the server's token
+            endpoint for a token for this node (``fetch_token``) when it has none, and for a
+            fresh one whenever the server refuses it (expired): ``EventStream(url,
+            node_id="analyst")`` is all a replay server needs. ``token`` and ``token_provider``
+            win when given.
         token_provider: called for a token when there is none and whenever the server refuses
-            one (HTTP 401, close 4001), e.g. ``lambda: oa.fetch_token(base, node_id="me")``.
-            Without it a refused token ends the stream: state failed, error raised by
-            :meth:`wait_for`.
+            one (HTTP 401, close 4001), e.g. a function that asks your identity provider.
+            With none of ``token``, ``node_id`` or a provider, the stream connects without a
+            token; a server that wants one refuses (state failed, :meth:`wait_for` raises
+            AuthenticationFailed saying so). Without a provider or ``node_id`` a refused token
+            ends the stream the same way.
         channels: the channels to subscribe to (default: all four).
         window: rows (``1_000_000``) or a time span (``"15min"``) each channel's frame keeps.
         record_to: also write every message as received to this capture (``.jsonl[.gz]``),
@@ -100,6 +108,7 @@ class EventStream:
         *,
         token: str | None = None,
         token_provider: Callable[[], str] | None = None,
+        node_id: str | None = None,
         channels: Iterable[str] = ALL,
         window: Window = 1_000_000,
         record_to: str | Path | None = None,
@@ -116,6 +125,9 @@ class EventStream:
         base, in_url = split_token(websocket_url(url))
         self.url = base
         """The URL without its token."""
+        if token_provider is None and node_id is not None:
+            context = tls_context(sslopt) if sslopt and base.startswith("wss") else None
+            token_provider = token_fetcher(base, node_id, context)
         chosen = _channels(channels)
         self._frames = {c: LiveFrame(c, window) for c in CHANNELS}
         self._loop = StreamLoop(
@@ -272,13 +284,7 @@ class EventStream:
 def _channels(channels: Iterable[str]) -> tuple[Channel, ...]:
     if isinstance(channels, str):
         channels = [channels]
-    out = []
-    for name in channels:
-        try:
-            out.append(Channel(name))
-        except ValueError:
-            raise ValueError(f"unknown channel {name!r}") from None
-    return tuple(dict.fromkeys(out))
+    return tuple(dict.fromkeys(Channel(name) for name in channels))
 
 
 

@@ -13,6 +13,7 @@ import http.client
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,12 +21,15 @@ import orjson
 
 from ..exceptions import TokenRefused, TokenRequestFailed
 
-__all__ = ["TOKEN_PATH", "api_url", "fetch_token", "token_url"]
+__all__ = ["NOBODY_THERE", "TOKEN_PATH", "api_url", "fetch_token", "token_fetcher", "token_url"]
 
 # model.TOKEN_PATH and model.API_ROOT, not imported: fetching a token must not import pandas
 # (tests/test_token.py holds them equal).
 API_ROOT: Final = "/api/v1"
 TOKEN_PATH: Final = "/api/v1/auth/token"
+NOBODY_THERE: Final = (" (no server listens there: check the host and port, or start a replay "
+                       "of a capture with `openagi-nb serve CAPTURE`)")
+"""Added to a refused connection's message: the likeliest cause and its remedy."""
 
 
 def fetch_token(
@@ -58,6 +62,17 @@ def fetch_token(
     body = orjson.dumps({"node_id": node_id, "public_key": public_key})
     status, payload = _post(url, body, timeout, ssl_context)
     return _token_from(payload, url, status)
+
+
+def token_fetcher(
+    base_url: str, node_id: str, ssl_context: ssl.SSLContext | None = None
+) -> Callable[[], str]:
+    """A ``token_provider`` that asks the server at ``base_url`` for a token for ``node_id``
+    (what ``EventStream(url, node_id=...)`` and ``record(url, node_id=...)`` use)."""
+    def fetch() -> str:
+        return fetch_token(base_url, node_id=node_id, ssl_context=ssl_context)
+
+    return fetch
 
 
 def token_url(base_url: str) -> str:
@@ -99,7 +114,9 @@ def _post(
     except urllib.error.HTTPError as exc:
         raise _refusal(url, exc) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        raise TokenRequestFailed(f"cannot reach {url}: {_reason(exc)}") from exc
+        hint = NOBODY_THERE if isinstance(getattr(exc, "reason", exc),
+                                          ConnectionRefusedError) else ""
+        raise TokenRequestFailed(f"cannot reach {url}: {_reason(exc)}{hint}") from exc
 
 
 def _refusal(url: str, exc: urllib.error.HTTPError) -> TokenRequestFailed:

@@ -26,6 +26,7 @@ import orjson
 import websocket
 
 from ._reconnect import Ending, Failure, Outcome
+from ._token import NOBODY_THERE
 
 __all__ = ["TICK", "Dial", "Transport", "redact", "scrub", "split_token", "with_token"]
 
@@ -263,12 +264,25 @@ def _refused(exc: websocket.WebSocketException | OSError | ValueError, url: str,
     if isinstance(exc, websocket.WebSocketBadStatusException):
         code = int(exc.status_code)
         message = f"server refused the connection: HTTP {code}{_body_message(exc.resp_body)}"
+        if code == 401:
+            message = _unauthorized(_body_message(exc.resp_body), token)
         return Failure(Ending(Outcome.HTTP, code), scrub(message, token))
     if isinstance(exc, ssl.SSLCertVerificationError):  # retrying will not make it trusted
         message = f"cannot connect to {redact(url)}: {exc.verify_message or exc}"
         return Failure(Ending(Outcome.CONFIG), message)
     message = f"cannot connect to {redact(url)}: {_reason(exc)}"
+    if isinstance(exc, ConnectionRefusedError):
+        message += NOBODY_THERE
     return Failure(Ending(Outcome.NETWORK), scrub(message, token))
+
+
+def _unauthorized(reason: str, token: str | None) -> str:
+    """What a 401 means to the user: the token they gave was refused (and why, when the server
+    said), or they gave none."""
+    if not token:
+        return (f"server refused the connection without a token: HTTP 401{reason}; pass "
+                "token=, or node_id= to fetch one from the server's token endpoint")
+    return f"server refused the token: HTTP 401{reason or ' (it gave no reason)'}"
 
 
 def split_token(url: str) -> tuple[str, str | None]:
@@ -301,7 +315,8 @@ def _body_message(body: bytes | None) -> str:
     """The ``error.message`` of a JSON error body (the REST API's shape), if there is one."""
     try:
         error = orjson.loads(body or b"")["error"]
-        return f" ({error['message']})"
+        details = error.get("details")
+        return f" ({error['message']}: {details})" if details else f" ({error['message']})"
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return ""
 

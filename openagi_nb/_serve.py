@@ -1,0 +1,70 @@
+"""``oa.serve``: a replay server next to the notebook, in one line.
+
+What a notebook, a test or a bug report needs before anything else: the API on a free loopback
+port, replaying a capture, stopped with the kernel::
+
+    server = oa.serve("data/sample_capture.jsonl.gz", speed=20, loop=True)
+    stream = oa.EventStream(server.url, node_id="analyst").start()
+    ...
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ServerConfigError
+
+if TYPE_CHECKING:
+    from .server import BackgroundServer
+
+__all__ = ["serve"]
+
+
+def serve(
+    capture: str | Path,
+    *,
+    speed: float | str = 1.0,
+    loop: bool = False,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    **options: Any,
+) -> BackgroundServer:
+    """Start a replay server of ``capture`` in the background and return it once it listens.
+
+    The handle has ``.url`` (the http root, what :class:`~openagi_nb.EventStream`,
+    :func:`~openagi_nb.record` and ``fetch_token`` take), ``.ws_url``, ``.token(node_id)`` and
+    ``.stop()``; it is also a context manager (``with oa.serve(...) as server:``). It runs in a
+    thread of this process: the kernel's end ends it.
+
+    Args:
+        capture: a ``.jsonl[.gz]`` capture (``openagi-nb generate`` or ``record`` writes them).
+        speed: capture seconds per second, or ``"max"``: as fast as the slowest client reads.
+        loop: start over at the end (a demo that never runs dry).
+        port: 0 (default) picks a free port; ``server.url`` says which.
+        host: the address to listen on; loopback unless you mean to share it.
+        **options: any other :class:`~openagi_nb.server.ServeOptions` field (``history``,
+            ``rate``, ``wait_for``, ``token_ttl``, ``batch``...): ``openagi-nb serve --help``
+            describes them.
+
+    Raises:
+        ServerConfigError: an option it cannot use, or the port is taken.
+        CaptureError: the capture cannot be read.
+    """
+    from .server import BackgroundServer, ServeOptions, parse_speed
+
+    if isinstance(speed, str):
+        try:
+            speed = parse_speed(speed)
+        except argparse.ArgumentTypeError as exc:
+            raise ServerConfigError(str(exc)) from None
+    try:
+        settings = ServeOptions(str(capture), host=host, port=port, speed=float(speed),
+                                loop=loop, **options)
+    except TypeError:
+        unknown = sorted(set(options) - set(ServeOptions.__dataclass_fields__))
+        raise ServerConfigError(f"unknown server option(s) {unknown}; see "
+                                "`openagi-nb serve --help`") from None
+    return BackgroundServer(settings).start()

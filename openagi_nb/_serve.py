@@ -50,8 +50,8 @@ def serve(
             describes them.
 
     Raises:
-        ServerConfigError: an option it cannot use, or the port is taken.
-        CaptureError: the capture cannot be read.
+        ServerConfigError: an option it cannot use, a capture it cannot read, or a port
+            that is taken.
     """
     from .server import BackgroundServer, ServeOptions, parse_speed
 

@@ -110,7 +110,7 @@ class BackgroundServer:
                 self._loop.close()
 
     def __enter__(self) -> BackgroundServer:
-        return self.start()
+        return self if self._thread.is_alive() else self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,

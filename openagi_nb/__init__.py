@@ -14,7 +14,7 @@ from ._lazy import attach
 
 if TYPE_CHECKING:
     from . import analysis, widgets
-    from ._serve import serve
+    from ._oneline import generate, serve
     from .capture import Capture, Dataset, load_capture, open_dataset
     from .exceptions import (
         AuthenticationFailed,
@@ -46,7 +46,7 @@ _HOMES: Final[dict[str, str]] = {
     "open_dataset": ".capture",
     "EventStream": ".stream", "Gap": ".stream", "LiveFrame": ".stream", "State": ".stream",
     "StreamStats": ".stream",
-    "fetch_token": ".stream", "record": ".stream", "serve": "._serve",
+    "fetch_token": ".stream", "record": ".stream", "serve": "._oneline", "generate": "._oneline",
     "Channel": ".model", "MessageType": ".model", "Severity": ".model",
     **dict.fromkeys(_EXCEPTIONS, ".exceptions"),
 }
@@ -79,6 +79,7 @@ __all__ = [
     "__version__",
     "analysis",
     "fetch_token",
+    "generate",
     "load_capture",
     "open_dataset",
     "record",

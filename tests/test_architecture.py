@@ -24,7 +24,7 @@ PUBLIC = {
         "MessageType",
         "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "Severity",
         "State", "StreamError", "StreamStats", "StreamTimeout", "TokenRefused",
-        "TokenRequestFailed", "__version__", "analysis", "fetch_token", "load_capture",
+        "TokenRequestFailed", "__version__", "analysis", "fetch_token", "generate", "load_capture",
         "open_dataset", "record", "serve", "widgets",
     ],
     "openagi_nb.model": [

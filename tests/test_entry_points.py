@@ -188,3 +188,23 @@ def test_an_unknown_channel_lists_the_four(call):
             r"^unknown channel 'metrics' \(the channels are monitoring_events, security_events, "
             r"consensus_events, network_events\)$")):
         call()
+
+
+# --- oa.generate --------------------------------------------------------------------------------
+
+
+def test_generate_writes_the_capture_the_cli_writes(tmp_path):
+    from openagi_nb.cli import main
+
+    made = oa.generate(tmp_path / "a.jsonl.gz", duration="30min", seed=3, nodes=16)
+    assert main(["generate", "-o", str(tmp_path / "b.jsonl.gz"), "--duration", "30m",
+                 "--seed", "3", "--nodes", "16"]) == 0
+    assert (tmp_path / "a.jsonl.gz").read_bytes() == (tmp_path / "b.jsonl.gz").read_bytes()
+    cap = oa.load_capture(tmp_path / "a.jsonl.gz")
+    assert len(cap) == made.events
+    assert len(cap.rejects) == 0
+
+
+def test_generate_says_what_is_not_a_duration(tmp_path):
+    with pytest.raises(ValueError, match="duration: not a duration: 'soon'"):
+        oa.generate(tmp_path / "x.jsonl", duration="soon")

@@ -300,3 +300,31 @@ def test_findings_are_computed_not_typed():
 def test_committed_notebook_shows_no_token(name):
     # every JWT starts with the base64 of '{"' ; the live sections ran with a real token
     assert "eyJ" not in (NOTEBOOKS / name).read_text(encoding="utf-8")
+
+
+PUBLIC_NAMESPACES = {"openagi_nb", *(f"openagi_nb.{n}" for n in ("analysis", "widgets"))}
+"""What a notebook may import of the package: ``openagi_nb`` itself and the namespaces it
+exports; everything else is reached as ``oa.<name>``, the one-line forms the README shows."""
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_notebooks_import_nothing_internal(name):
+    import ast
+    import importlib
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Import):
+                found += [(a.name, None) for a in node.names if a.name.startswith("openagi_nb")]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("openagi_nb"):
+                found += [(node.module, a.name) for a in node.names]
+    assert found, "the notebook imports openagi_nb"
+    for module, attribute in found:
+        assert module in PUBLIC_NAMESPACES, f"{name} imports {module}"
+        if attribute is not None:
+            assert attribute in importlib.import_module(module).__all__, (
+                f"{name} imports {attribute} from {module}")

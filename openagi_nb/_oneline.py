@@ -1,12 +1,15 @@
-"""``oa.serve``: a replay server next to the notebook, in one line.
+"""``oa.serve`` and ``oa.generate``: what the ``openagi-nb`` commands do, one line of Python each.
 
-What a notebook, a test or a bug report needs before anything else: the API on a free loopback
-port, replaying a capture, stopped with the kernel::
+What a notebook, a test or a bug report needs before anything else: a capture, and the API on a
+free loopback port replaying it, stopped with the kernel::
 
-    server = oa.serve("data/sample_capture.jsonl.gz", speed=20, loop=True)
+    oa.generate("small.jsonl.gz", duration="5min", seed=3)
+    server = oa.serve("small.jsonl.gz", speed=20, loop=True)
     stream = oa.EventStream(server.url, node_id="analyst").start()
     ...
     server.stop()
+
+(``oa.record`` is :func:`openagi_nb.stream.record`.)
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 from .exceptions import ServerConfigError
 
 if TYPE_CHECKING:
+    from .capture import StrPath
+    from .durations import Duration
+    from .scenario import Engine, Generation
     from .server import BackgroundServer
 
-__all__ = ["serve"]
+__all__ = ["generate", "serve"]
 
 
 def serve(
@@ -68,3 +74,40 @@ def serve(
         raise ServerConfigError(f"unknown server option(s) {unknown}; see "
                                 "`openagi-nb serve --help`") from None
     return BackgroundServer(settings).start()
+
+
+def generate(
+    path: StrPath,
+    *,
+    duration: Duration | float = "1h",
+    seed: int = 7,
+    nodes: int = 25,
+    engine: Engine = "auto",
+) -> Generation:
+    """Write a seeded scenario of a network (``openagi-nb generate``): a capture
+    (``.jsonl[.gz]``) or, for a path ending in ``/`` or ``.parquet``, a Parquet dataset.
+
+    The same seed and arguments always write the same events: a capture to test with, to
+    attach to a bug report, or to replay with :func:`serve`. ``data/README.md`` says which
+    incidents appear from which duration.
+
+    Args:
+        duration: ``"5min"``, ``"7d"``, a timedelta, or seconds.
+        nodes: how many nodes report.
+        engine: ``"classic"`` (in memory), ``"stream"`` (window by window, bounded memory) or
+            ``"auto"``.
+
+    Returns:
+        what was written: its ``incidents`` (the ground truth), ``counts`` and ``engine``.
+
+    Raises:
+        ValueError: ``duration`` is not a duration.
+        ScenarioError: too short, or too few nodes.
+        CaptureError: ``path`` cannot be written.
+    """
+    from .durations import positive
+    from .scenario import export
+
+    seconds = float(duration) if isinstance(duration, int | float) else positive(
+        duration, "duration").total_seconds()
+    return export(path, seed=seed, duration=seconds, nodes=nodes, engine=engine)

@@ -266,10 +266,20 @@ def test_cli_serve_prints_its_url_and_on_sigterm_closes_clients_with_1001_and_ex
     assert token not in log
 
 
-def test_cli_token_prints_a_token_the_server_accepts(server, capsys):
-    assert cli.main(["token", server.base_url, "--node-id", "cli-node"]) == 0
+@pytest.mark.parametrize("form", ["{root}", "{ws}", "{ws}/api/v1/ws"])
+def test_cli_token_prints_a_token_the_server_accepts(server, capsys, form):
+    ws = server.base_url.replace("http", "ws", 1)
+    assert cli.main(["token", form.format(root=server.base_url, ws=ws), "--node-id",
+                     "cli-node"]) == 0
     token = capsys.readouterr().out.strip()
     assert verify_token(TEST_SECRET, token)["sub"] == "cli-node"
+
+
+def test_cli_token_refuses_what_is_not_a_server_url(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["token", "127.0.0.1:8080"])
+    assert exited.value.code == 2
+    assert "the scheme must be http, https, ws or wss" in capsys.readouterr().err
 
 
 def test_cli_serve_with_a_missing_capture_fails_with_one_line(tmp_path, capsys):

@@ -48,7 +48,9 @@ def _token(args: argparse.Namespace) -> int:
 
 def add_token(sub: Any) -> None:
     p = sub.add_parser("token", help="print a token from a server's /api/v1/auth/token")
-    p.add_argument("url", help="the server, e.g. http://127.0.0.1:8080")
+    p.add_argument("url", type=server_url,
+                   help="the server: http://127.0.0.1:8080 as serve prints it, ws://host:port, "
+                        "or the API's ws://host:port/api/v1/ws")
     p.add_argument("--node-id", default="openagi-nb", help="who asks (default openagi-nb)")
     p.add_argument("--public-key", default="", help="the node's public key, if required")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")

@@ -8,6 +8,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -204,3 +205,21 @@ def test_the_record_command_rotates_into_a_directory(serve, capture, tmp_path, c
         main(["record", server.ws_url, "-o", "x", "--rotate", "soon"])
     assert exit_.value.code == 2
     assert "rotate: expected a duration" in capsys.readouterr().err
+
+
+def test_the_record_command_says_why_it_waits_when_nobody_answers(tmp_path):
+    """Nothing listens: the recorder keeps trying (the server may come up) and its progress
+    lines say why nothing arrives, with the remedy."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.run(
+        [sys.executable, "-m", "openagi_nb", "record", f"http://127.0.0.1:{port}", "-o",
+         str(tmp_path / "r.jsonl"), "--node-id", "me", "--duration", "6"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert process.returncode == 0
+    assert ("0 events, 0/s, 0 reconnects; reconnecting: cannot get a token: cannot reach "
+            f"http://127.0.0.1:{port}/api/v1/auth/token: [Errno 111] Connection refused (no "
+            "server listens there: check the host and port, or start a replay of a capture "
+            "with `openagi-nb serve CAPTURE`)") in process.stderr
+    assert "recorded 0 events" in process.stdout

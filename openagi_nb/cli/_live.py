@@ -75,8 +75,11 @@ def _record(args: argparse.Namespace) -> int:
         now = time.monotonic()
         if tty or now - shown[0] >= 5.0:  # a file or pipe gets a line every 5 s, not a flood
             shown[0] = now
+            trouble = (f"; {stats.state}: {stats.last_error}"
+                       if stats.state != "live" and stats.last_error else "")
             print(f"{start}{stats.total:,} events, {stats.events_per_second:,.0f}/s, "
-                  f"{stats.reconnects} reconnects ", end=end, file=sys.stderr, flush=True)
+                  f"{stats.reconnects} reconnects{trouble} ", end=end, file=sys.stderr,
+                  flush=True)
 
     stats = record(
         args.url, args.output, channels=args.channel or CHANNELS, count=args.count,

@@ -145,7 +145,7 @@ class StreamLoop:
             try:
                 self._token = self._provider()
             except Exception as exc:  # any failure of user code is a reason to retry
-                return Failure(Ending(Outcome.NETWORK), f"token_provider failed: {exc}"), 0.0
+                return Failure(Ending(Outcome.NETWORK), f"cannot get a token: {exc}"), 0.0
         dial = Dial(self.url, self._token, timeout=self._connect_timeout, sslopt=self._sslopt)
         with self._lock:
             self._dial = dial

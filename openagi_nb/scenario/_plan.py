@@ -1,10 +1,10 @@
 """The timeline every part of a generated scenario shares: nodes, who is online when, and when
-each incident happens (an incident the plan leaves out is ``None`` or missing).
+each incident happens (each incident left out of a short scenario is ``None`` or missing).
 
-:func:`make_plan` draws it once per seed; the channel modules (``_metrics``, ``_security``,
-``_consensus``, ``_network``) read it and add their events to an :class:`EventLog`, so a node
-that is offline sends no metrics, casts no votes and is not the leader, whatever channel looks
-at it. Pure data and arithmetic: no I/O.
+:func:`~._placing.make_plan` draws it once per seed (:func:`hour_plan` from 20 minutes); the
+channel modules (``_metrics``, ``_security``, ``_consensus``, ``_network``) read it and add
+their events to an :class:`EventLog`, so a node that is offline sends no metrics, casts no
+votes and is not the leader, whatever channel looks at it. Pure data and arithmetic: no I/O.
 
 Times inside a scenario are seconds (float) since its start; :class:`EventLog` turns them into
 the wire's timestamps, rounded to the millisecond.
@@ -19,18 +19,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from ..exceptions import ScenarioError
 from ..model import Channel, format_timestamp
+from ._timetable import PLANNED, Planned
 
 __all__ = [
-    "MIN_DURATION", "MIN_NODES", "EventLog", "Incident", "LeaderFailure", "Leave", "Partition",
-    "Plan", "Roles", "Spike", "cut_off", "hour_plan", "make_plan", "rng_for", "roles",
+    "MIN_NODES", "EventLog", "Incident", "LeaderFailure", "Leave", "Partition", "Plan", "Roles",
+    "Spike", "cut_off", "hour_plan", "rng_for", "roles",
 ]
 
 MIN_NODES: Final = 16
 """Enough nodes for every incident to have its own node and for a partition to cost quorum."""
-MIN_DURATION: Final = 1200.0
-"""Enough time (seconds) for every incident to happen once, apart from the others."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -97,8 +95,8 @@ class Spike:
 
 @dataclass(frozen=True)
 class Plan:
-    """When and where everything happens; see :func:`make_plan`. An incident left out is
-    ``None`` or not in its tuple."""
+    """When and where everything happens; see :func:`~._placing.make_plan`. An incident left
+    out (a scenario too short for it, see ``_timetable``) is ``None`` or not in its tuple."""
 
     seed: int
     duration: float
@@ -116,6 +114,8 @@ class Plan:
     unblocked: tuple[float, ...]
     certificate: tuple[str, float] | None
     stuck: float | None
+    placed: tuple[Planned, ...] = PLANNED
+    """The planned incidents placed (``_timetable``)."""
 
     @property
     def faulty(self) -> int:
@@ -261,23 +261,6 @@ def cut_off(rng: random.Random, draft: Plan, start: float, excluded: set[str]) -
     cut_nodes = tuple(sorted(rng.sample(candidates, min(cut, (len(up) - 1) // 2))))
     return Partition("partition_001", start, start + rng.uniform(2.0, 6.0), end, cut_nodes,
                      detected_by)
-
-
-def make_plan(seed: int, duration: float, nodes: int) -> Plan:
-    """Draw the timeline of a scenario: roles, outages and incident times, all from ``seed``.
-
-    Raises:
-        ScenarioError: fewer than :data:`MIN_NODES` nodes or a duration under
-            :data:`MIN_DURATION` seconds (the incidents would not fit apart).
-    """
-    if nodes < MIN_NODES:
-        raise ScenarioError(f"nodes must be at least {MIN_NODES}, got {nodes}")
-    if not duration >= MIN_DURATION:
-        raise ScenarioError(f"duration must be at least {MIN_DURATION:.0f} s, got {duration}")
-    rng = rng_for(seed, "plan")
-    width = max(2, len(str(nodes)))
-    names = tuple(f"node_{i:0{width}d}" for i in range(1, nodes + 1))
-    return hour_plan(rng, seed, duration, names)
 
 
 def hour_plan(rng: random.Random, seed: int, duration: float, names: tuple[str, ...]) -> Plan:

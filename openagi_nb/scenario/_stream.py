@@ -40,7 +40,8 @@ from ._consensus import _propose, _Run, _run, consensus_incidents, view_change
 from ._fast import BLOCK, FastPlan, block_rng, fast
 from ._metrics import _COMPONENTS, _degraded, _exhaustions, consensus_slows
 from ._network import network_events
-from ._plan import EventLog, Incident, make_plan, rng_for
+from ._placing import make_plan
+from ._plan import EventLog, Incident, rng_for
 from ._security import (
     _ATTACKS,
     MEAN_GAP,
@@ -51,6 +52,7 @@ from ._security import (
 )
 from ._stream_metrics import Metrics
 from ._tables import Sparse, concat, rows_table, schema, sparse_table
+from ._timetable import Planned
 
 __all__ = ["CLASSIC_LIMIT", "ENGINES", "Engine", "Generation", "Window", "engine_for"]
 
@@ -93,6 +95,8 @@ class Window:
 class Generation:
     """A scenario to generate window by window: :meth:`windows` yields them; :attr:`incidents`
     and :attr:`counts` fill in as they go (complete once the windows are exhausted).
+    :attr:`placed` is known at once: the planned incidents the scenario holds (all of them
+    from 20 minutes; under that, those that fit, see :func:`~._timetable.placed`).
 
     Raises:
         ScenarioError: too small a scenario (see :func:`~._plan.make_plan`), a window under a
@@ -105,6 +109,7 @@ class Generation:
             raise ScenarioError(f"window must be at least 1 s, got {window}")
         self.engine = engine_for(engine, nodes, duration)
         self.plan = make_plan(seed, duration, nodes)
+        self.placed: tuple[Planned, ...] = self.plan.placed
         self.seed, self.duration, self.window = seed, duration, window
         self.start = EventLog(start).at(0.0)
         self.nodes = self.plan.nodes

@@ -118,6 +118,30 @@ def test_cli_refuses_under_a_minute_in_one_line(tmp_path, capsys):
 # --- a minute and five minutes, end to end -------------------------------------------------
 
 
+@pytest.mark.parametrize("engine", ["classic", "stream"])
+@pytest.mark.parametrize(("text", "seconds"), [("1m", 60.0), ("5m", 300.0)])
+def test_cli_writes_a_short_capture_with_what_fits(text, seconds, engine, tmp_path, capsys):
+    out = tmp_path / "short.jsonl.gz"
+    assert main(["generate", "-o", str(out), "--duration", text, "--engine", engine]) == 0
+    said = capsys.readouterr().out.splitlines()
+    made = scenario.export(tmp_path / "lib.jsonl.gz", duration=seconds, engine=engine)
+    assert out.read_bytes() == (tmp_path / "lib.jsonl.gz").read_bytes()
+    placed = scenario.placed(seconds)
+    assert made.placed == placed
+    assert len(placed) < len(scenario.PLANNED)
+    assert said[0].startswith(f"wrote {made.events:,} events, {len(made.incidents)} incidents "
+                              f"(seed 7, {engine} engine)")
+    assert said[1].startswith(f"placed {len(placed)} of {len(scenario.PLANNED)} planned "
+                              "incidents; a longer --duration places more (the next from ")
+    cap = load_capture(out)
+    assert len(cap.rejects) == 0
+    assert len(cap) == made.events
+    assert cap.frame("monitoring_events").node_id.nunique() == 25
+    assert_covers(cap, seconds)
+    assert_holds_what_is_placed(made.incidents, placed)
+    assert_incidents_finds_each_once(cap, made.incidents)
+
+
 def test_a_minute_holds_a_spike_a_certificate_and_a_ban(tmp_path):
     sc = scenario.write(tmp_path / "m.jsonl", duration=60.0)
     assert [p.name for p in sc.placed] == ["spike 1", "certificate", "banned node"]

@@ -53,8 +53,9 @@ PUBLIC = {
     ],
     "openagi_nb.scenario": [
         "CLASSIC_LIMIT", "DEFAULT_START", "ENGINES", "Engine", "Generation", "Incident",
-        "MIN_DURATION", "MIN_NODES", "Scenario", "Window", "counts_markdown", "export",
-        "generate", "incidents_markdown", "is_dataset_path", "metrics_markdown", "write",
+        "MIN_DURATION", "MIN_NODES", "PLANNED", "Planned", "Scenario", "Window",
+        "counts_markdown", "durations_markdown", "export", "generate", "incidents_markdown",
+        "is_dataset_path", "metrics_markdown", "placed", "shortest_durations", "write",
     ],
     "openagi_nb.server": ["BackgroundServer", "ReplayServer", "ServeOptions", "parse_speed",
                           "serve"],

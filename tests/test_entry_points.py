@@ -16,6 +16,7 @@ from openagi_nb import (
     State,
     StreamTimeout,
     TokenRequestFailed,
+    scenario,
 )
 
 from .conftest import write_capture
@@ -203,6 +204,15 @@ def test_generate_writes_the_capture_the_cli_writes(tmp_path):
     cap = oa.load_capture(tmp_path / "a.jsonl.gz")
     assert len(cap) == made.events
     assert len(cap.rejects) == 0
+
+
+def test_generate_makes_a_one_minute_capture_with_the_incidents_that_fit(tmp_path):
+    made = oa.generate(tmp_path / "small.jsonl.gz", duration="1min", seed=5)
+    cap = oa.load_capture(tmp_path / "small.jsonl.gz")
+    assert len(cap) == made.events > 0
+    assert len(cap.rejects) == 0
+    assert len(made.incidents) > 0
+    assert made.placed == scenario.placed(60.0)
 
 
 def test_generate_says_what_is_not_a_duration(tmp_path):

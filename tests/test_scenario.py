@@ -22,6 +22,8 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 SAMPLE = DATA / "sample_capture.jsonl.gz"
 FOR = pd.Timedelta(minutes=2)
 SHORT = 1200.0
+EVERY = max(p.shortest for p in scenario.PLANNED)
+"""The shortest scenario with every incident (of the timetable: under 20 min)."""
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,8 @@ def test_too_small_a_scenario_is_a_scenario_error(nodes, duration):
 
 
 @pytest.mark.parametrize(("seed", "nodes", "duration"), [
-    (1, scenario.MIN_NODES, SHORT), (2, 40, 2400.0), (10, 50, scenario.MIN_DURATION),
+    (1, scenario.MIN_NODES, SHORT), (2, 40, 2400.0), (10, 50, EVERY),
+    (11, scenario.MIN_NODES, EVERY),
 ])
 def test_other_sizes_hold_every_incident(seed, nodes, duration, tmp_path):
     sc = scenario.write(tmp_path / "s.jsonl.gz", seed=seed, nodes=nodes, duration=duration)

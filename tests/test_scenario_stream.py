@@ -176,7 +176,7 @@ def test_auto_engine_is_classic_up_to_the_limit():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"nodes": 15}, "nodes must be at least 16"),
-    ({"duration": 600.0}, "duration must be at least"),
+    ({"duration": 59.0}, "duration must be at least 60 s"),
     ({"engine": "fast"}, "engine must be one of"),
     ({"window": 0.5}, "window must be at least"),
 ])

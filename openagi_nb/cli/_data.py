@@ -16,6 +16,7 @@ __all__ = ["add_convert", "add_generate", "add_inspect"]
 
 def _generate(args: argparse.Namespace) -> int:
     from .. import scenario
+    from ..scenario._timetable import as_text
 
     with progress(None, "ev", "generating") as update:
         result = scenario.export(
@@ -27,6 +28,13 @@ def _generate(args: argparse.Namespace) -> int:
         f"wrote {result.events:,} events, {len(result.incidents)} incidents "
         f"(seed {args.seed}, {result.engine} engine) to {kind} {args.output}"
     )
+    left = [p.shortest for p in scenario.PLANNED if p not in result.placed]
+    if left:
+        print(
+            f"placed {len(result.placed)} of {len(scenario.PLANNED)} planned incidents; a longer "
+            f"--duration places more (the next from {as_text(min(left))}, all from "
+            f"{as_text(max(left))}: see data/README.md)"
+        )
     return 0
 
 
@@ -38,7 +46,8 @@ def add_generate(sub: Any) -> None:
                         "ending in / or .parquet")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--duration", type=parse_duration, default=3600.0,
-                   help="e.g. 1h, 90min, 36h, 7d, or seconds (default 1h, at least 20min)")
+                   help="e.g. 1h, 90min, 36h, 7d, or seconds (default 1h, at least 1min; under "
+                        "20min, only the incidents that fit)")
     p.add_argument("--nodes", type=positive_int, default=25,
                    help="number of nodes (default 25, at least 16; thousands are fine)")
     p.add_argument("--engine", choices=("auto", "classic", "stream"), default="auto",

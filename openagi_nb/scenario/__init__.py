@@ -1,5 +1,5 @@
-"""The seeded scenario generator: a network's hour (or days, of thousands of nodes) of events
-with incidents placed in it.
+"""The seeded scenario generator: a network's hour (or a minute, or days, of thousands of nodes)
+of events with incidents placed in it.
 
 :func:`generate` and :func:`write` make a scenario in memory (the classic hour);
 :func:`export` writes one of any size, window by window, as a capture or a Parquet dataset. It
@@ -20,6 +20,7 @@ from ._generate import (
     write,
 )
 from ._stream import CLASSIC_LIMIT, ENGINES, Engine, Generation, Window
+from ._timetable import PLANNED, Planned, durations_markdown, placed, shortest_durations
 
 __all__ = [
     "CLASSIC_LIMIT",
@@ -30,13 +31,18 @@ __all__ = [
     "Incident",
     "MIN_DURATION",
     "MIN_NODES",
+    "PLANNED",
+    "Planned",
     "Scenario",
     "Window",
     "counts_markdown",
+    "durations_markdown",
     "export",
     "generate",
     "incidents_markdown",
     "is_dataset_path",
     "metrics_markdown",
+    "placed",
+    "shortest_durations",
     "write",
 ]

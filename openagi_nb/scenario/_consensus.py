@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..model import PHASES, Channel
-from ._plan import EventLog, Incident, Plan, rng_for
+from ._plan import EventLog, Incident, LeaderFailure, Plan, rng_for
 
-__all__ = ["consensus_events"]
+__all__ = ["consensus_events", "consensus_incidents", "view_change"]
 
 CON: Final = Channel.CONSENSUS
 MEAN_GAP: Final = 30.0
@@ -56,7 +56,7 @@ class _Run:
 
 def consensus_events(plan: Plan, events: EventLog) -> list[Incident]:
     """Add every consensus event (and ``consensus_reached``) to ``events``; return the leader
-    failure, stuck proposal and quorum violation incidents."""
+    failure, stuck proposal and quorum violation incidents (those the plan holds)."""
     rng = rng_for(plan.seed, "consensus")
     run = _Run()
     first_round = rng.randint(1000, 4000)
@@ -67,19 +67,31 @@ def consensus_events(plan: Plan, events: EventLog) -> list[Incident]:
             # a value no validator accepts, which is why it never gets its prepare quorum
             proposal.decision["value"] = -round(rng.uniform(1.0, 100.0), 2)
         _run(rng, plan, events, proposal, run)
+    view_change(plan, events)
+    return consensus_incidents(plan, events, run)
+
+
+def view_change(plan: Plan, events: EventLog) -> None:
+    """The view change that ends the leader failure, if the plan holds one."""
     leader = plan.leader
-    events.add(leader.view_change, CON, "view_change", {
-        "old_view": leader.old_view, "new_view": leader.old_view + 1,
-        "new_leader": leader.new_leader, "reason": "leader_timeout",
-    })
-    return [_leader_incident(plan, events, run), _stuck_incident(events, run),
-            *(_violation_incident(plan, events, *v) for v in run.violations)]
+    if leader is not None:
+        events.add(leader.view_change, CON, "view_change", {
+            "old_view": leader.old_view, "new_view": leader.old_view + 1,
+            "new_leader": leader.new_leader, "reason": "leader_timeout",
+        })
+
+
+def consensus_incidents(plan: Plan, events: EventLog, run: _Run) -> list[Incident]:
+    """The leader failure, the stuck proposal and every quorum violation ``run`` saw."""
+    found = [] if plan.leader is None else [_leader_incident(plan.leader, events, run)]
+    if any(v[1].stuck for v in run.violations):
+        found.append(_stuck_incident(events, run))
+    return found + [_violation_incident(plan, events, *v) for v in run.violations]
 
 
 def _submissions(rng: random.Random, plan: Plan) -> list[float]:
-    """Poisson arrivals, plus one just before the primary fails (in flight when it does), one
-    while it is down, one during the partition, and the one that gets stuck."""
-    times = [plan.leader.at - 0.3, plan.leader.at + 4.0, plan.partition.start + 10.0, plan.stuck]
+    """Poisson arrivals, plus the proposals the faults need (:meth:`~._plan.Plan.proposals`)."""
+    times = plan.proposals()
     t = rng.uniform(2.0, 20.0)
     while t < plan.duration - 20.0:
         times.append(t)
@@ -107,7 +119,7 @@ def _run(rng: random.Random, plan: Plan, events: EventLog, p: _Proposal, run: _R
     while step < len(PHASES):
         if t >= plan.duration:
             return
-        if plan.leader_down(t):
+        if plan.leader is not None and plan.leader_down(t):
             run.restarted[p.pid] = phases > 0
             t, step = plan.leader.view_change + rng.uniform(0.2, 0.6), 0
             continue
@@ -122,7 +134,8 @@ def _run(rng: random.Random, plan: Plan, events: EventLog, p: _Proposal, run: _R
             run.violations.append((t, p, PHASES[step], votes, quorum, view))
             if p.stuck:
                 return
-            t = max(t, plan.partition.end) + rng.uniform(0.5, 2.0)
+            healed = t if plan.partition is None else max(t, plan.partition.end)
+            t = healed + rng.uniform(0.5, 2.0)
             continue
         step += 1
         t += _delay(rng, step)
@@ -157,8 +170,7 @@ def _execute(rng: random.Random, events: EventLog, p: _Proposal, t: float) -> No
                {"proposal_id": p.pid, "round": p.round, "decision": dict(p.decision)})
 
 
-def _leader_incident(plan: Plan, events: EventLog, run: _Run) -> Incident:
-    leader = plan.leader
+def _leader_incident(leader: LeaderFailure, events: EventLog, run: _Run) -> Incident:
     old, new = leader.old_view, leader.old_view + 1
     started = ", ".join(pid for pid, begun in run.restarted.items() if begun)
     waited = ", ".join(pid for pid, begun in run.restarted.items() if not begun)
@@ -186,7 +198,8 @@ def _violation_incident(
     plan: Plan, events: EventLog, t: float, p: _Proposal, phase: str, votes: int, quorum: int,
     view: int,
 ) -> Incident:
-    why = ("validators rejected it; the proposal stays stuck" if p.stuck else
-           f"during {plan.partition.partition_id}; retried when it heals")
+    why = ("validators rejected it; the proposal stays stuck" if p.stuck
+           else "too few validators reachable; retried" if plan.partition is None
+           else f"during {plan.partition.partition_id}; retried when it heals")
     return Incident("quorum_violation", CON.value, events.at(t), None, p.pid,
                     f"{phase} in view {view}: {votes} votes < quorum {quorum}; {why}")

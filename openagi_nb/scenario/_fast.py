@@ -47,7 +47,8 @@ class FastPlan(Plan):
 def fast(plan: Plan) -> FastPlan:
     """``plan`` as a :class:`FastPlan`."""
     special = {n for n, _ in plan.late_joins} | {leave.node for leave in plan.leaves}
-    special |= set(plan.partition.nodes)
+    if plan.partition is not None:
+        special |= set(plan.partition.nodes)
     values = {f.name: getattr(plan, f.name) for f in fields(Plan)}
     return FastPlan(**values, special=frozenset(special))
 

@@ -6,7 +6,8 @@ the same messages, byte for byte; another seed gives another hour. Only :func:`w
 
 What the hour holds (``data/README.md``), each part in its own module:
 
-- ``scenario_plan``: the shared timeline (who is online when, when each incident happens);
+- ``_plan``, ``_placing``, ``_timetable``: the shared timeline (who is online when, when each
+  incident happens; which incidents a scenario shorter than 20 minutes has room for);
 - ``scenario_metrics``: metric series of every node, alerts, degradations, exhaustion;
 - ``scenario_security``: background attacks, the DDoS burst, unblocked intrusions, the
   expired certificate;
@@ -36,8 +37,10 @@ from ..model import (
 from ._consensus import consensus_events
 from ._metrics import SPECS, metric_events
 from ._network import network_events
-from ._plan import MIN_DURATION, MIN_NODES, EventLog, Incident, make_plan
+from ._placing import make_plan
+from ._plan import MIN_NODES, EventLog, Incident
 from ._security import security_events
+from ._timetable import MIN_DURATION, Planned
 
 __all__ = [
     "DEFAULT_START", "MIN_DURATION", "MIN_NODES", "Incident", "Scenario", "counts_markdown",
@@ -51,7 +54,8 @@ PROGRESS_EVERY: Final = 5000
 @dataclass(frozen=True)
 class Scenario:
     """A generated scenario: its messages in publishing order (``seq`` 1..N) and the incidents
-    hidden in them, sorted by start."""
+    hidden in them, sorted by start; ``placed``: the planned incidents it holds (all of them
+    from 20 minutes, see :func:`~._timetable.placed`)."""
 
     seed: int
     start: datetime
@@ -59,6 +63,7 @@ class Scenario:
     nodes: tuple[str, ...]
     messages: list[DataMessage]
     incidents: list[Incident]
+    placed: tuple[Planned, ...] = ()
 
     def counts(self) -> dict[str, Counter[str]]:
         """Messages per channel and event: ``{"monitoring_events": Counter(...)}``."""
@@ -73,9 +78,13 @@ def generate(
 ) -> Scenario:
     """Generate ``duration`` seconds of ``nodes`` nodes from ``start``, all drawn from ``seed``.
 
+    A scenario under 20 minutes holds the incidents that fit in it (``data/README.md`` lists
+    which, from which duration: :func:`~._timetable.durations_markdown`); the others are left
+    out, never squeezed.
+
     Raises:
         ScenarioError: fewer than :data:`MIN_NODES` nodes or under :data:`MIN_DURATION`
-            seconds: too little room for every incident.
+            seconds (a minute).
     """
     plan = make_plan(seed, duration, nodes)
     events = EventLog(start)
@@ -88,7 +97,8 @@ def generate(
         for seq, (ns, _, channel, event, data) in enumerate(events.ordered(), 1)
     ]
     incidents.sort(key=lambda i: (i.start, i.kind, i.subject))
-    return Scenario(seed, events.at(0.0), duration, plan.nodes, messages, incidents)
+    return Scenario(seed, events.at(0.0), duration, plan.nodes, messages, incidents,
+                    plan.placed)
 
 
 def write(

@@ -19,7 +19,7 @@ from typing import Final
 from ..model import Channel
 from ._plan import EventLog, Incident, Plan, Spike, rng_for
 
-__all__ = ["SAMPLE_EVERY", "SPECS", "MetricSpec", "metric_events"]
+__all__ = ["SAMPLE_EVERY", "SPECS", "MetricSpec", "consensus_slows", "metric_events"]
 
 MON: Final = Channel.MONITORING
 SAMPLE_EVERY: Final = 10.0
@@ -109,8 +109,8 @@ def _shape(
     """Write the planned breach and spikes of ``node`` into its series; return them."""
     rng = rng_for(plan.seed, f"shape:{node}")
     incidents = []
-    if plan.breach[0] == node:
-        incidents.append(_breach(rng, plan, events, times, series[BREACH_METRIC]))
+    if plan.breach is not None and plan.breach[0] == node:
+        incidents.append(_breach(rng, plan.breach, events, times, series[BREACH_METRIC]))
     incidents += (
         _spike(rng, events, spike, times, series[spike.metric])
         for spike in plan.spikes if spike.node == node
@@ -119,11 +119,13 @@ def _shape(
 
 
 def _breach(
-    rng: random.Random, plan: Plan, events: EventLog, times: list[float], values: list[float]
+    rng: random.Random, breach: tuple[str, float, float, float], events: EventLog,
+    times: list[float], values: list[float],
 ) -> Incident:
     """Climb from the node's level to the threshold, stay above it rising to critical, then drop
-    back (the process is restarted) once the planned span is over."""
-    node, climb, cross, last = plan.breach
+    back (the process is restarted) once the planned span is over (``breach``: see
+    :attr:`~._plan.Plan.breach`)."""
+    node, climb, cross, last = breach
     spec = SPEC[BREACH_METRIC]
     peak = spec.critical + rng.uniform(1.2, 2.2)
     above: list[int] = []
@@ -244,11 +246,19 @@ def _degradations(rng: random.Random, plan: Plan, events: EventLog) -> None:
         node = rng.choice([n for n in plan.nodes if plan.reporting(n, t)])
         _degraded(events, t, node, rng.choice(_COMPONENTS), rng.uniform(1.6, 3.0))
         t += rng.expovariate(1 / 480.0)
+    consensus_slows(rng, plan, events)
+
+
+def consensus_slows(rng: random.Random, plan: Plan, events: EventLog) -> None:
+    """Consensus slows down on the new primary after the view change, and on the node that
+    detects the partition (those of them the plan holds)."""
     leader, part = plan.leader, plan.partition
-    _degraded(events, leader.view_change + rng.uniform(3.0, 8.0), leader.new_leader,
-              _COMPONENTS[0], rng.uniform(8.0, 14.0))
-    _degraded(events, part.detected_at + rng.uniform(5.0, 15.0), part.detected_by,
-              _COMPONENTS[0], rng.uniform(6.0, 10.0))
+    if leader is not None:
+        _degraded(events, leader.view_change + rng.uniform(3.0, 8.0), leader.new_leader,
+                  _COMPONENTS[0], rng.uniform(8.0, 14.0))
+    if part is not None:
+        _degraded(events, part.detected_at + rng.uniform(5.0, 15.0), part.detected_by,
+                  _COMPONENTS[0], rng.uniform(6.0, 10.0))
 
 
 def _exhausted(
@@ -259,12 +269,14 @@ def _exhausted(
 
 
 def _exhaustions(rng: random.Random, plan: Plan, events: EventLog) -> None:
-    """Connection slots run out on two nodes at the height of the DDoS; once, somewhere, file
-    descriptors do."""
-    start, length = plan.ddos
-    peak = start + 0.4 * length
-    for node in rng.sample([n for n in plan.nodes if plan.reporting(n, peak)], 2):
-        _exhausted(events, peak + rng.uniform(0.0, 5.0), node, "connection_slots", 4096.0, 4096.0)
+    """Connection slots run out on two nodes at the height of the DDoS (if any); once,
+    somewhere, file descriptors do."""
+    if plan.ddos is not None:
+        start, length = plan.ddos
+        peak = start + 0.4 * length
+        for node in rng.sample([n for n in plan.nodes if plan.reporting(n, peak)], 2):
+            _exhausted(events, peak + rng.uniform(0.0, 5.0), node, "connection_slots", 4096.0,
+                       4096.0)
     t = rng.uniform(0.05, 0.95) * plan.duration
     node = rng.choice([n for n in plan.nodes if plan.reporting(n, t)])
     _exhausted(events, t, node, "file_descriptors", 65536.0, 65536.0)

@@ -20,6 +20,8 @@ def network_events(plan: Plan, events: EventLog) -> list[Incident]:
         _joined(events, node, t)
     incidents = [_leave(events, leave) for leave in plan.leaves]
     p = plan.partition
+    if p is None:
+        return incidents
     events.add(p.detected_at, Channel.NETWORK, "network_partition", {
         "partition_id": p.partition_id, "nodes": list(p.nodes), "detected_by": p.detected_by,
     })

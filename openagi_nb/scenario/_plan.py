@@ -1,10 +1,10 @@
 """The timeline every part of a generated scenario shares: nodes, who is online when, and when
-each incident happens.
+each incident happens (each incident left out of a short scenario is ``None`` or missing).
 
-:func:`make_plan` draws it once per seed; the channel modules (``_metrics``, ``_security``,
-``_consensus``, ``_network``) read it and add their events to an :class:`EventLog`, so a node
-that is offline sends no metrics, casts no votes and is not the leader, whatever channel looks
-at it. Pure data and arithmetic: no I/O.
+:func:`~._placing.make_plan` draws it once per seed (:func:`hour_plan` from 20 minutes); the
+channel modules (``_metrics``, ``_security``, ``_consensus``, ``_network``) read it and add
+their events to an :class:`EventLog`, so a node that is offline sends no metrics, casts no
+votes and is not the leader, whatever channel looks at it. Pure data and arithmetic: no I/O.
 
 Times inside a scenario are seconds (float) since its start; :class:`EventLog` turns them into
 the wire's timestamps, rounded to the millisecond.
@@ -19,17 +19,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from ..exceptions import ScenarioError
 from ..model import Channel, format_timestamp
+from ._timetable import PLANNED, Planned
 
 __all__ = [
-    "MIN_DURATION", "MIN_NODES", "EventLog", "Incident", "Leave", "Plan", "make_plan", "rng_for",
+    "MIN_NODES", "EventLog", "Incident", "LeaderFailure", "Leave", "Partition", "Plan", "Roles",
+    "Spike", "cut_off", "hour_plan", "rng_for", "roles",
 ]
 
 MIN_NODES: Final = 16
 """Enough nodes for every incident to have its own node and for a partition to cost quorum."""
-MIN_DURATION: Final = 1200.0
-"""Enough time (seconds) for every incident to happen once, apart from the others."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -96,7 +95,8 @@ class Spike:
 
 @dataclass(frozen=True)
 class Plan:
-    """When and where everything happens; see :func:`make_plan`."""
+    """When and where everything happens; see :func:`~._placing.make_plan`. An incident left
+    out (a scenario too short for it, see ``_timetable``) is ``None`` or not in its tuple."""
 
     seed: int
     duration: float
@@ -104,16 +104,18 @@ class Plan:
     view0: int
     late_joins: tuple[tuple[str, float], ...]
     leaves: tuple[Leave, ...]
-    leader: LeaderFailure
-    partition: Partition
-    breach: tuple[str, float, float, float]
+    leader: LeaderFailure | None
+    partition: Partition | None
+    breach: tuple[str, float, float, float] | None
     """node, climb start, crossing, last time above (memory_usage)."""
     spikes: tuple[Spike, ...]
-    ddos: tuple[float, float]
+    ddos: tuple[float, float] | None
     """start, length (seconds)."""
     unblocked: tuple[float, ...]
-    certificate: tuple[str, float]
-    stuck: float
+    certificate: tuple[str, float] | None
+    stuck: float | None
+    placed: tuple[Planned, ...] = PLANNED
+    """The planned incidents placed (``_timetable``)."""
 
     @property
     def faulty(self) -> int:
@@ -141,7 +143,7 @@ class Plan:
     def partitioned(self, node: str, t: float) -> bool:
         """Whether ``node`` is cut off from the majority at ``t``."""
         p = self.partition
-        return p.start <= t < p.end and node in p.nodes
+        return p is not None and p.start <= t < p.end and node in p.nodes
 
     def reporting(self, node: str, t: float) -> bool:
         """Whether the rest of the network hears from ``node`` at ``t``."""
@@ -153,11 +155,23 @@ class Plan:
 
     def leader_down(self, t: float) -> bool:
         """Whether ``t`` falls between the primary's failure and the view change."""
-        return self.leader.at <= t < self.leader.view_change
+        return self.leader is not None and self.leader.at <= t < self.leader.view_change
 
     def view_at(self, t: float) -> int:
         """The PBFT view in force at ``t``."""
-        return self.view0 if t < self.leader.view_change else self.view0 + 1
+        return self.view0 if self.leader is None or t < self.leader.view_change else self.view0 + 1
+
+    def proposals(self) -> list[float]:
+        """The proposals the faults need: one just before the primary fails (in flight when it
+        does), one while it is down, one during the partition, and the one that gets stuck."""
+        times = []
+        if self.leader is not None:
+            times += [self.leader.at - 0.3, self.leader.at + 4.0]
+        if self.partition is not None:
+            times.append(self.partition.start + 10.0)
+        if self.stuck is not None:
+            times.append(self.stuck)
+        return times
 
 
 class EventLog:
@@ -206,20 +220,52 @@ def address(node: str) -> str:
     return node.replace("_", "") + ".onion"
 
 
-def make_plan(seed: int, duration: float, nodes: int) -> Plan:
-    """Draw the timeline of a scenario: roles, outages and incident times, all from ``seed``.
+@dataclass(frozen=True)
+class Roles:
+    """Who plays which part: drawn first, whether or not the scenario is long enough for the
+    part (so a node's role does not depend on the duration)."""
 
-    Raises:
-        ScenarioError: fewer than :data:`MIN_NODES` nodes or a duration under
-            :data:`MIN_DURATION` seconds (the incidents would not fit apart).
-    """
-    if nodes < MIN_NODES:
-        raise ScenarioError(f"nodes must be at least {MIN_NODES}, got {nodes}")
-    if not duration >= MIN_DURATION:
-        raise ScenarioError(f"duration must be at least {MIN_DURATION:.0f} s, got {duration}")
-    rng = rng_for(seed, "plan")
-    width = max(2, len(str(nodes)))
-    names = tuple(f"node_{i:0{width}d}" for i in range(1, nodes + 1))
+    view0: int
+    old_leader: str
+    new_leader: str
+    breach: str
+    graceful: str
+    banned: str
+    flaky: str
+    certificate: str
+    spikes: list[str]
+    late: list[str]
+
+
+def roles(rng: random.Random, names: tuple[str, ...]) -> Roles:
+    """Draw the :class:`Roles`: the primary of the first view is the ``view0``-th node."""
+    n = len(names)
+    view0 = rng.randint(2, 9)
+    old_leader, new_leader = names[view0 % n], names[(view0 + 1) % n]
+    pool = [x for x in names if x not in (old_leader, new_leader)]
+    rng.shuffle(pool)
+    breach, graceful, banned, flaky, certificate = pool[:5]
+    return Roles(view0, old_leader, new_leader, breach, graceful, banned, flaky, certificate,
+                 pool[5:9], pool[9 : 11 if n >= 20 else 10])
+
+
+def cut_off(rng: random.Random, draft: Plan, start: float, excluded: set[str]) -> Partition:
+    """The partition from ``start``: just enough nodes cut off (none of ``excluded``) that the
+    rest fall one or two votes short of quorum."""
+    end = start + rng.uniform(80.0, 110.0)
+    up = [x for x in draft.nodes if draft.online(x, start) and draft.online(x, end)]
+    cut = len(up) - draft.quorum + 1 + rng.randint(0, 1)
+    candidates = [x for x in up if x not in excluded]
+    detected_by = rng.choice(candidates)
+    candidates.remove(detected_by)
+    cut_nodes = tuple(sorted(rng.sample(candidates, min(cut, (len(up) - 1) // 2))))
+    return Partition("partition_001", start, start + rng.uniform(2.0, 6.0), end, cut_nodes,
+                     detected_by)
+
+
+def hour_plan(rng: random.Random, seed: int, duration: float, names: tuple[str, ...]) -> Plan:
+    """The plan of a scenario of 20 minutes or more: every incident, each in its own slice of
+    the duration (fractions of it), as in the bundled hour."""
     return _Drawer(rng, duration, names).plan(seed)
 
 
@@ -234,24 +280,19 @@ class _Drawer:
         return self.rng.uniform(lo, hi) * self.duration
 
     def plan(self, seed: int) -> Plan:
-        rng, n = self.rng, len(self.names)
-        view0 = rng.randint(2, 9)
-        old_leader, new_leader = self.names[view0 % n], self.names[(view0 + 1) % n]
-        pool = [x for x in self.names if x not in (old_leader, new_leader)]
-        rng.shuffle(pool)
-        breach, graceful, banned, flaky, cert = pool[:5]
-        spike_nodes, late = pool[5:9], pool[9 : 11 if n >= 20 else 10]
-        leader = self.leader_failure(view0, old_leader, new_leader)
-        leaves = (*self.leaves(graceful, banned, flaky), self.leader_leave(leader))
+        rng, r = self.rng, roles(self.rng, self.names)
+        leader = self.leader_failure(r.view0, r.old_leader, r.new_leader)
+        leaves = (*self.leaves(r.graceful, r.banned, r.flaky), self.leader_leave(leader))
         draft = Plan(
-            seed, self.duration, self.names, view0,
-            tuple((node, self.at(0.02, 0.08)) for node in late), leaves, leader,
-            Partition("", 0.0, 0.0, 0.0, (), ""), self.breach(breach), self.spikes(spike_nodes),
+            seed, self.duration, self.names, r.view0,
+            tuple((node, self.at(0.02, 0.08)) for node in r.late), leaves, leader, None,
+            self.breach(r.breach), self.spikes(r.spikes),
             (self.at(0.30, 0.36), rng.uniform(100.0, 140.0)),
             tuple(sorted(self.at(0.10, 0.95) for _ in range(rng.randint(3, 4)))),
-            (cert, self.at(0.45, 0.50)), 0.0,
+            (r.certificate, self.at(0.45, 0.50)), None,
         )
-        partition = self.partition(draft, excluded={new_leader, breach, *spike_nodes})
+        partition = cut_off(rng, draft, self.at(0.70, 0.74),
+                            excluded={r.new_leader, r.breach, *r.spikes})
         stuck = max(self.at(0.80, 0.85), partition.end + 30.0)
         return replace(draft, partition=partition, stuck=stuck)
 
@@ -290,17 +331,3 @@ class _Drawer:
             Spike(node, self.rng.choice(metrics), self.at(lo, hi), self.rng.choice((1, 2)))
             for node, (lo, hi) in zip(nodes, slots, strict=True)
         )
-
-    def partition(self, draft: Plan, excluded: set[str]) -> Partition:
-        """Cut off just enough nodes that the rest fall one or two votes short of quorum."""
-        rng = self.rng
-        start = self.at(0.70, 0.74)
-        end = start + rng.uniform(80.0, 110.0)
-        up = [x for x in self.names if draft.online(x, start) and draft.online(x, end)]
-        cut = len(up) - draft.quorum + 1 + rng.randint(0, 1)
-        candidates = [x for x in up if x not in excluded]
-        detected_by = rng.choice(candidates)
-        candidates.remove(detected_by)
-        cut_off = tuple(sorted(rng.sample(candidates, min(cut, (len(up) - 1) // 2))))
-        return Partition("partition_001", start, start + rng.uniform(2.0, 6.0), end, cut_off,
-                         detected_by)

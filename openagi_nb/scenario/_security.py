@@ -17,7 +17,7 @@ from typing import Final
 from ..model import Channel
 from ._plan import EventLog, Incident, Plan, rng_for
 
-__all__ = ["security_events"]
+__all__ = ["planned_security", "security_events"]
 
 SEC: Final = Channel.SECURITY
 _ATTACKS: Final = (
@@ -46,15 +46,25 @@ MEAN_GAP: Final = 3.2
 
 def security_events(plan: Plan, events: EventLog) -> list[Incident]:
     """Add every security event to ``events``; return the DDoS, intrusion and certificate
-    incidents."""
+    incidents (those the plan holds)."""
     rng = rng_for(plan.seed, "security")
     pool = _addresses(rng, 160, set())
     _background(rng, plan, events, pool)
-    taken = set(pool)
-    incidents = [_ddos(rng, plan, events, taken), _certificate(rng, plan, events)]
-    incidents += _break_ins(rng, plan, events, taken)
+    incidents = planned_security(rng, plan, events, set(pool))
     _equivocation(rng, plan, events)
     return incidents
+
+
+def planned_security(rng: random.Random, plan: Plan, events: EventLog,
+                     taken: set[str]) -> list[Incident]:
+    """The DDoS, the certificate and the unblocked intrusions the plan holds, in this order
+    of draws (the classic and the windowed generators both draw them so)."""
+    incidents = []
+    if plan.ddos is not None:
+        incidents.append(_ddos(rng, plan.ddos, events, taken))
+    if plan.certificate is not None:
+        incidents.append(_certificate(rng, plan.certificate, events))
+    return incidents + _break_ins(rng, plan, events, taken)
 
 
 def _addresses(rng: random.Random, count: int, taken: set[str]) -> list[str]:
@@ -118,10 +128,11 @@ def _suspicious(events: EventLog, t: float, ip: str, description: str, score: fl
                {"source_ip": ip, "description": description, "severity": severity, "score": score})
 
 
-def _ddos(rng: random.Random, plan: Plan, events: EventLog, taken: set[str]) -> Incident:
-    """Hundreds of detections, each blocked, from a handful of addresses in two minutes or so;
-    each address shows a traffic surge shortly before."""
-    start, length = plan.ddos
+def _ddos(rng: random.Random, ddos: tuple[float, float], events: EventLog,
+          taken: set[str]) -> Incident:
+    """Hundreds of detections, each blocked, from a handful of addresses in two minutes or so
+    (``ddos``: start, length); each address shows a traffic surge shortly before."""
+    start, length = ddos
     ips = _addresses(rng, rng.randint(3, 5), taken)
     weights = [rng.uniform(0.5, 2.0) for _ in ips]
     for ip in ips:
@@ -162,8 +173,9 @@ def _break_ins(rng: random.Random, plan: Plan, events: EventLog, taken: set[str]
     return incidents
 
 
-def _certificate(rng: random.Random, plan: Plan, events: EventLog) -> Incident:
-    node, t = plan.certificate
+def _certificate(rng: random.Random, certificate: tuple[str, float],
+                 events: EventLog) -> Incident:
+    node, t = certificate
     expired = t // 60.0 * 60.0
     seen = expired + rng.uniform(3.0, 50.0)
     events.add(seen, SEC, "certificate_expired",

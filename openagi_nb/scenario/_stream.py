@@ -35,32 +35,24 @@ import pyarrow as pa
 
 from ..exceptions import ScenarioError
 from ..model import CHANNELS, Channel, flatten
-from ._consensus import (
-    CON,
-    _leader_incident,
-    _propose,
-    _Run,
-    _run,
-    _stuck_incident,
-    _violation_incident,
-)
 from ._consensus import MEAN_GAP as PROPOSAL_GAP
+from ._consensus import _propose, _Run, _run, consensus_incidents, view_change
 from ._fast import BLOCK, FastPlan, block_rng, fast
-from ._metrics import _COMPONENTS, _degraded, _exhaustions
+from ._metrics import _COMPONENTS, _degraded, _exhaustions, consensus_slows
 from ._network import network_events
-from ._plan import EventLog, Incident, make_plan, rng_for
+from ._placing import make_plan
+from ._plan import EventLog, Incident, rng_for
 from ._security import (
     _ATTACKS,
     MEAN_GAP,
     _addresses,
-    _break_ins,
-    _certificate,
-    _ddos,
     _equivocation,
     background_event,
+    planned_security,
 )
 from ._stream_metrics import Metrics
 from ._tables import Sparse, concat, rows_table, schema, sparse_table
+from ._timetable import Planned
 
 __all__ = ["CLASSIC_LIMIT", "ENGINES", "Engine", "Generation", "Window", "engine_for"]
 
@@ -103,6 +95,8 @@ class Window:
 class Generation:
     """A scenario to generate window by window: :meth:`windows` yields them; :attr:`incidents`
     and :attr:`counts` fill in as they go (complete once the windows are exhausted).
+    :attr:`placed` is known at once: the planned incidents the scenario holds (all of them
+    from 20 minutes; under that, those that fit, see :func:`~._timetable.placed`).
 
     Raises:
         ScenarioError: too small a scenario (see :func:`~._plan.make_plan`), a window under a
@@ -115,6 +109,7 @@ class Generation:
             raise ScenarioError(f"window must be at least 1 s, got {window}")
         self.engine = engine_for(engine, nodes, duration)
         self.plan = make_plan(seed, duration, nodes)
+        self.placed: tuple[Planned, ...] = self.plan.placed
         self.seed, self.duration, self.window = seed, duration, window
         self.start = EventLog(start).at(0.0)
         self.nodes = self.plan.nodes
@@ -205,19 +200,11 @@ class _Stream:
         plan, log = self.plan, EventLog(self.run.start)
         incidents = network_events(plan, log)
         rng = rng_for(plan.seed, "security:planned")
-        taken = set(self.pool)
-        incidents += [_ddos(rng, plan, log, taken), _certificate(rng, plan, log)]
-        incidents += _break_ins(rng, plan, log, taken)
+        incidents += planned_security(rng, plan, log, set(self.pool))
         _equivocation(rng, plan, log)
-        leader, part = plan.leader, plan.partition
-        log.add(leader.view_change, CON, "view_change", {
-            "old_view": leader.old_view, "new_view": leader.old_view + 1,
-            "new_leader": leader.new_leader, "reason": "leader_timeout"})
+        view_change(plan, log)
         rng = rng_for(plan.seed, "metrics:planned")
-        _degraded(log, leader.view_change + rng.uniform(3.0, 8.0), leader.new_leader,
-                  _COMPONENTS[0], rng.uniform(8.0, 14.0))
-        _degraded(log, part.detected_at + rng.uniform(5.0, 15.0), part.detected_by,
-                  _COMPONENTS[0], rng.uniform(6.0, 10.0))
+        consensus_slows(rng, plan, log)
         _exhaustions(rng, plan, log)
         rows = [(0.0, ns, (_PLANNED << 56) | i, ch, ev, data)
                 for ns, i, ch, ev, data in log.ordered()]
@@ -334,9 +321,7 @@ class _Stream:
         in a later window)."""
         plan, rng, log = self.plan, block_rng(self.plan.seed, "consensus", block), self._log()
         lo, hi = block * BLOCK, min((block + 1) * BLOCK, plan.duration)
-        planned = [plan.leader.at - 0.3, plan.leader.at + 4.0, plan.partition.start + 10.0,
-                   plan.stuck]
-        times = [t for t in planned if lo <= t < hi]
+        times = [t for t in plan.proposals() if lo <= t < hi]
         t = lo + (rng.uniform(2.0, 20.0) if block == 0 else rng.uniform(0.0, PROPOSAL_GAP))
         while t < min(hi, plan.duration - 20.0):
             times.append(t)
@@ -354,9 +339,7 @@ class _Stream:
         return self._sparse(log, marks, rank, block)
 
     def _consensus_incidents(self) -> list[Incident]:
-        plan, log, run = self.plan, self.events, self.consensus
-        return [_leader_incident(plan, log, run), _stuck_incident(log, run),
-                *(_violation_incident(plan, log, *v) for v in run.violations)]
+        return consensus_incidents(self.plan, self.events, self.consensus)
 
     def _log(self) -> EventLog:
         return EventLog(self.run.start)

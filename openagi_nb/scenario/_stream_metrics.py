@@ -94,8 +94,8 @@ class Metrics:
         self._blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         index = {node: i for i, node in enumerate(plan.nodes)}
         shape = block_rng(plan.seed, "metrics:shape", 0)
-        self.breach = _Breach(index[plan.breach[0]], SPEC[BREACH_METRIC].critical
-                              + shape.uniform(1.2, 2.2))
+        self.breach = None if plan.breach is None else _Breach(
+            index[plan.breach[0]], SPEC[BREACH_METRIC].critical + shape.uniform(1.2, 2.2))
         names = [s.name for s in SPECS]
         self.spikes = [_Spike(index[s.node], names.index(s.metric), s.at, s.samples,
                               block_rng(plan.seed, "metrics:spike", k))
@@ -206,8 +206,14 @@ class Metrics:
     def _shape(self, ks: np.ndarray, times: np.ndarray, included: np.ndarray,
                values: np.ndarray, sparse: list[Sparse]) -> None:
         """Write the breach and the spikes over the background values."""
-        plan, b = self.plan, self.breach
-        node, climb, cross, last = plan.breach
+        if self.breach is not None and self.plan.breach is not None:
+            self._breach(ks, times, included, values, sparse, self.breach, self.plan.breach)
+        self._spikes(times, included, values)
+
+    def _breach(self, ks: np.ndarray, times: np.ndarray, included: np.ndarray,
+                values: np.ndarray, sparse: list[Sparse], b: _Breach,
+                planned: tuple[str, float, float, float]) -> None:
+        node, climb, cross, last = planned
         spec = SPEC[BREACH_METRIC]
         j = [s.name for s in SPECS].index(BREACH_METRIC)
         shift = _offset(BREACH_METRIC)
@@ -240,6 +246,8 @@ class Metrics:
                 sparse.append((t, self.events.ns(t + shift + 0.006), tie | 1, MON,
                                "resource_exhausted", {"node_id": node, "resource": "memory",
                                                       "value": value, "limit": spec.critical}))
+
+    def _spikes(self, times: np.ndarray, included: np.ndarray, values: np.ndarray) -> None:
         for s in self.spikes:
             sspec = SPECS[s.metric]
             top = 99.5 if sspec.name == "cpu_usage" else sspec.threshold * 2.4
@@ -264,7 +272,7 @@ class Metrics:
         """The breach and the spikes, as they came out."""
         events, out = self.events, []
         b, spec = self.breach, SPEC[BREACH_METRIC]
-        if b.above:
+        if b is not None and b.above and self.plan.breach is not None:
             shift = _offset(BREACH_METRIC)
             first, end = b.above[0][0] + shift, b.above[-1][0] + shift
             crit = next((t for t, v in b.above if v >= spec.critical), b.above[0][0])

@@ -10,6 +10,7 @@ reports for people).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -54,3 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"openagi-nb {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `openagi-nb inspect x | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -184,13 +184,13 @@ def test_the_template_ships_in_the_package_data():
     assert templates <= shipped
 
 
-def test_a_taken_port_is_an_error_with_voilas_log(replay, tmp_path):
+def test_a_taken_port_is_an_error_with_voilas_log():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(OpenAGIError, match=rf"port {port} on 127.0.0.1 is in use; its log"):
-            dashboard(replay.base_url, port=port, timeout=60)
+            dashboard("http://127.0.0.1:9", port=port, timeout=60)
 
 
 # --- real Voila, real kernels -------------------------------------------------------------

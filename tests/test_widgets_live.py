@@ -211,6 +211,18 @@ def test_a_new_node_rebuilds_the_traces(clock):
     assert names(fig)[1:3] == ["a", "b"]
 
 
+def test_a_view_made_later_starts_from_the_traces_shown(clock):
+    # Voila makes the views once the notebook ran, a reloaded page makes new ones: they start
+    # from the widget's state, and the messages sent before them are gone
+    frame = cpu_frame([(0, "a", 1)])
+    fig = live_metrics(frame, scheduler=clock)
+    add(frame, [(1, "b", 2)])
+    clock.advance(0.5)
+    state = fig.get_state()
+    assert [t.get("name") for t in state["_widget_data"]] == [t.name for t in fig.data]
+    assert state["_widget_layout"]["xaxis"]["type"] == "date"
+
+
 def test_set_view_changes_what_is_shown_at_the_next_tick(clock):
     frame = cpu_frame([(0, "a", 1), (0, "b", 2)])
     fig = live_metrics(frame, scheduler=clock)

@@ -19,13 +19,14 @@ from ..exceptions import OpenAGIError
 from ._common import parse_duration
 from ._data import add_convert, add_generate, add_inspect
 from ._live import add_record, add_serve, add_token
+from ._pages import add_dashboard
 
 __all__ = ["build_parser", "main", "parse_duration"]
 
 Handler = Callable[[argparse.Namespace], int]
 
 PARSERS: list[Callable[[Any], None]] = [
-    add_generate, add_inspect, add_convert, add_serve, add_token, add_record,
+    add_generate, add_inspect, add_convert, add_serve, add_token, add_record, add_dashboard,
 ]
 
 

@@ -16,6 +16,7 @@ axis, and no update needs to touch the layout (setting ``xaxis.type`` would also
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,20 @@ class Synced:
         self._layout, self._shapes, self._traces = plot.layout, plot.shapes, plot.traces
         if plot.traces:
             fig.add_traces(plot.traces)
+        _publish(fig)
+
+
+def _publish(fig: go.FigureWidget) -> None:
+    """Make the state a new view of ``fig`` starts from what it shows now.
+
+    plotly.py sets that state (``_widget_data``, ``_widget_layout``) only when a figure is made
+    or displayed by itself (``BaseFigureWidget._repr_mimebundle_``) and sends later changes as
+    one-off messages. A view made after them (Voila shows widgets once the notebook ran; a page
+    reloaded) of a figure inside another widget would start empty, then be sent restyles of
+    traces it does not have. Done on rebuilds only: updates change data, not which traces.
+    """
+    fig._widget_data = deepcopy(fig._data)
+    fig._widget_layout = deepcopy(fig._layout_obj._props)
 
 
 def anchors(plot: Plot) -> list[dict[str, Any]]:

@@ -6,6 +6,9 @@
 - ``lab``: JupyterLab on 127.0.0.1 (free port, token off, fresh config/data/runtime/settings/
   workspace dirs, no browser opened, no news), its root a temporary directory holding a copy of
   ``notebooks/00_quickstart.ipynb``, its kernels told ``OPENAGI_NB_URL``.
+- ``local_page(chromium)``: a Chromium page that may reach 127.0.0.1 only (anything else is
+  refused) and a :class:`Recorder` of every request, WebSocket and console error it made.
+- ``wait_until(check, timeout, what)``: poll until ``check()`` is true, or fail naming ``what``.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -31,6 +37,9 @@ REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOK = "notebooks/00_quickstart.ipynb"
 LAB_START_TIMEOUT = 60.0
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL = {"127.0.0.1"}
 
 
 def unavailable(why: str) -> None:
@@ -51,6 +60,54 @@ def chromium() -> str:
         unavailable(f"{CHROMIUM} is missing: run `make test` as root (it runs apt-get install "
                     "-y chromium) or install Debian's chromium package")
     return str(CHROMIUM)
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``check`` until it returns something true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Recorder:
+    """Every request, WebSocket and console error of a page."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+
+    def attach(self, page: Any) -> None:
+        page.on("request", lambda r: self.urls.append(r.url))
+        page.on("websocket", lambda ws: self.urls.append(ws.url))
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    def foreign(self) -> list[str]:
+        return [u for u in self.urls if urlsplit(u).hostname not in LOCAL]
+
+
+@contextmanager
+def local_page(chromium: str, height: int = 3600) -> Iterator[tuple[Any, Recorder]]:
+    """A page of headless Chromium that reaches 127.0.0.1 only, and its recorder."""
+    from playwright.sync_api import sync_playwright  # the chromium fixture checked it is there
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        context = browser.new_context(viewport={"width": 1300, "height": height})
+        # anything not local is refused, and the recorder still sees it was asked for
+        context.route("**/*", lambda route: route.continue_()
+                      if urlsplit(route.request.url).hostname in LOCAL else route.abort())
+        recorder = Recorder()
+        pg = context.new_page()
+        recorder.attach(pg)
+        try:
+            yield pg, recorder
+        finally:
+            browser.close()
 
 
 def free_port() -> int:

@@ -9,21 +9,15 @@ comm, widget manager and plotly.js.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import NOTEBOOK, Lab
+from .conftest import NOTEBOOK, Lab, Recorder, local_page, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOCAL = {"127.0.0.1"}
 
 KERNEL_IDLE = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -60,51 +54,10 @@ LINES = """(i) => {
 }"""
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Recorder:
-    """Every request, WebSocket and console error of a page."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-        self.errors: list[str] = []
-
-    def attach(self, page: Any) -> None:
-        page.on("request", lambda r: self.urls.append(r.url))
-        page.on("websocket", lambda ws: self.urls.append(ws.url))
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-
-    def foreign(self) -> list[str]:
-        return [u for u in self.urls if urlsplit(u).hostname not in LOCAL]
-
-
 @pytest.fixture
 def page(chromium: str, lab: Lab) -> Iterator[tuple[Any, Recorder]]:
-    from playwright.sync_api import sync_playwright  # the chromium fixture checked it is there
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
-        context = browser.new_context(viewport={"width": 1300, "height": 3600})
-        # anything not local is refused, and the recorder still sees it was asked for
-        context.route("**/*", lambda route: route.continue_()
-                      if urlsplit(route.request.url).hostname in LOCAL else route.abort())
-        recorder = Recorder()
-        pg = context.new_page()
-        recorder.attach(pg)
-        try:
-            yield pg, recorder
-        finally:
-            browser.close()
+    with local_page(chromium) as (pg, recorder):
+        yield pg, recorder
 
 
 def run_cells(page: Any, command: str, index: int, upto: int) -> list[dict[str, Any]]:

@@ -23,7 +23,6 @@ _SETTINGS: Final = '''\
 import os
 
 import openagi_nb as oa
-from openagi_nb.widgets import dashboard
 
 URL = {url!r}  # the server's WebSocket API
 CHANNELS = {channels!r}
@@ -34,15 +33,12 @@ TOKEN = os.environ.get("{token}") or None
 NODE_ID = os.environ.get("{node_id}") or None
 '''
 
-# When EventStream fetches and refreshes tokens itself (EventStream(url, node_id=...)), the
-# token_provider line becomes `    node_id=NODE_ID,`.
+# the token is fetched (and fetched again when it expires) by the stream, as it connects: a
+# server that is down shows in the status line ("reconnecting: ..."), not as a cell's error
 _DASHBOARD: Final = '''\
-stream = oa.EventStream(
-    URL, channels=CHANNELS, window=WINDOW, token=TOKEN,
-    token_provider=(lambda: oa.fetch_token(URL, node_id=NODE_ID)) if NODE_ID else None,
-)
+stream = oa.EventStream(URL, channels=CHANNELS, window=WINDOW, token=TOKEN, node_id=NODE_ID)
 stream.start()
-dashboard(stream, window=VIEW)
+oa.widgets.dashboard(stream, window=VIEW)
 '''
 
 

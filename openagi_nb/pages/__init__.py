@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ._dashboard import DashboardPage, dashboard
     from ._report import REPORTS, report
 
-__all__ = ["REPORTS", "DashboardPage", "dashboard", "report"]
+__all__ = ["DashboardPage", "REPORTS", "dashboard", "report"]
 
 _HOME: Final = {
     "DashboardPage": "._dashboard", "dashboard": "._dashboard",

@@ -138,6 +138,13 @@ def test_parameter_values_are_typed_as_papermill_types_them(text, value):
     assert type(parameter_value(text)) is type(value)
 
 
+def test_without_the_pages_extra_it_says_what_to_install(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "papermill", None)  # as if not installed
+    code, err = report(capsys, SAMPLE, "-o", str(tmp_path / "r.html"))
+    assert (code, err) == (1, "openagi-nb report: error: reports need papermill and nbconvert "
+                              "(papermill is missing): pip install 'openagi-nb[pages]'\n")
+
+
 def test_errors_are_one_line_without_a_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "openagi_nb", "report", "missing.jsonl.gz"],

@@ -35,6 +35,13 @@ def test_import_loads_nothing_heavy():
     assert out.stdout.split() == ["[]"]
 
 
+def test_pages_import_papermill_and_nbconvert_only_to_make_a_report():
+    code = ("import sys, openagi_nb.pages as p; p.report, p.REPORTS; "
+            "print(sorted(m for m in ('papermill', 'nbconvert', 'nbclient') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]"]
+
+
 def test_all_is_sorted_and_every_name_exists():
     assert openagi_nb.__all__ == sorted(openagi_nb.__all__)
     assert set(openagi_nb.__all__) == {*openagi_nb._HOMES, *openagi_nb._MODULES, "__version__"}

@@ -75,10 +75,12 @@ def report(capture: StrPath, notebook: str | Path = "security", output: StrPath 
         The path of the HTML file.
 
     Raises:
-        ReportError: an unknown notebook or parameter, or a folder that does not exist.
+        ReportError: an unknown notebook or parameter, a folder that does not exist, or
+            papermill or nbconvert missing.
         CaptureError: the capture does not exist or is not one.
         NotebookFailed: a cell raised or ran out of time, or the kernel died.
     """
+    _require_extra()
     from ._execute import execute, kernel_environment
 
     source = notebook_path(notebook)
@@ -95,6 +97,17 @@ def report(capture: StrPath, notebook: str | Path = "security", output: StrPath 
     except OSError as exc:
         raise ReportError(f"cannot write {out}: {exc.strerror or exc}") from exc
     return out
+
+
+def _require_extra() -> None:
+    """papermill and nbconvert are there (the ``pages`` extra), or a ReportError says how to
+    install them."""
+    try:
+        import nbconvert  # noqa: F401
+        import papermill  # noqa: F401
+    except ImportError as exc:
+        raise ReportError(f"reports need papermill and nbconvert ({exc.name} is missing): "
+                          "pip install 'openagi-nb[pages]'") from exc
 
 
 def notebook_path(notebook: str | Path) -> Path:

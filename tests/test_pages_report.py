@@ -311,7 +311,8 @@ def test_a_failing_cell_is_named_with_its_exception(tmp_path):
     kept = tmp_path / "kept.ipynb"
     with pytest.raises(NotebookFailed) as failed:
         report(SAMPLE, nb, tmp_path / "r.html", keep_notebook=kept)
-    assert str(failed.value) == "fails.ipynb: cell In [3] (x = {}) failed: KeyError: 'nope'"
+    assert str(failed.value) == ("fails.ipynb: cell In [3] (x = {}) failed: KeyError: 'nope' "
+                                 f"(the notebook as far as it ran: {kept})")
     assert (failed.value.cell, failed.value.ename) == (3, "KeyError")
     assert not (tmp_path / "r.html").exists()
     assert nbformat.read(kept, as_version=4).cells[-1].outputs[0].ename == "KeyError"

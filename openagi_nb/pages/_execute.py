@@ -116,6 +116,8 @@ def execute(notebook: Path, parameters: Mapping[str, Any], *, env: Mapping[str, 
                                log)
             if failure is None:
                 raise
+            if keep is not None and failure.cell is not None:
+                failure.args = (f"{failure} (the notebook as far as it ran: {keep})",)
             raise failure from exc
 
 
@@ -174,7 +176,8 @@ def _failure(exc: Exception, name: str, cell: Any, timeout: float,
     if isinstance(exc, CellTimeoutError):
         return NotebookFailed(f"{name}: {where} ran over the {timeout:g} s a cell may take",
                               notebook=name, cell=count, ename="timeout", evalue=str(exc))
-    if isinstance(exc, DeadKernelError | RuntimeError | TimeoutError):  # start-up failures too
+    if isinstance(exc, DeadKernelError | TimeoutError) or (
+            isinstance(exc, RuntimeError) and "kernel" in str(exc).lower()):  # start-up too
         return NotebookFailed(f"{name}: the kernel died or did not start while running "
                               f"{where}: {exc}{_tail(log)}", notebook=name, cell=count,
                               ename="dead kernel", evalue=str(exc))

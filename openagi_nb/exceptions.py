@@ -16,7 +16,11 @@ call (websocket-client, aiohttp, PyJWT, pyarrow) are translated where we call th
     │   └── StreamTimeout     (also TimeoutError) wait_for ran out of time
     ├── InvalidToken          (also ValueError)  the server's check of a token failed
     ├── ServerConfigError     (also ValueError)  the replay server was configured wrongly
-    └── ScenarioError         (also ValueError)  the scenario generator was asked the impossible
+    ├── ScenarioError         (also ValueError)  the scenario generator was asked the impossible
+    └── ReportError                              a report was asked wrongly (unknown notebook or
+        │                                        parameter, nowhere to write it)
+        └── NotebookFailed                       ... or its notebook failed: a cell raised or ran
+                                                 out of time, or the kernel died
 
 Messages are lower-case fragments that name the bad value (``unknown channel 'nope_events'``) and
 never contain a token.
@@ -33,8 +37,10 @@ __all__ = [
     "ErrorCode",
     "InvalidMessage",
     "InvalidToken",
+    "NotebookFailed",
     "OpenAGIError",
     "ProtocolError",
+    "ReportError",
     "ScenarioError",
     "ServerConfigError",
     "StreamError",
@@ -159,3 +165,30 @@ class ServerConfigError(OpenAGIError, ValueError):
 class ScenarioError(OpenAGIError, ValueError):
     """The scenario generator was given arguments it cannot generate from (too few nodes, too
     short a duration...)."""
+
+
+class ReportError(OpenAGIError):
+    """A report (``openagi_nb.pages.report``) that cannot be made as asked: an unknown notebook
+    name, a parameter the notebook does not have, an output directory that does not exist."""
+
+
+class NotebookFailed(ReportError):
+    """The notebook of a report failed while it ran: a cell raised, a cell ran out of time, or
+    the kernel died or did not start. The message names the notebook, the cell and the error,
+    without the traceback (the executed notebook, when kept, holds it).
+
+    Attributes:
+        notebook: the notebook's file name.
+        cell: the failing cell's execution count (``In [n]``), None when no cell was running.
+        ename: the exception's class name in the kernel (``KeyError``), or ``"timeout"``,
+            ``"dead kernel"``.
+        evalue: the exception's message.
+    """
+
+    def __init__(self, message: str, *, notebook: str, cell: int | None = None,
+                 ename: str = "", evalue: str = "") -> None:
+        super().__init__(message)
+        self.notebook = notebook
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue

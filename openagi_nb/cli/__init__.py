@@ -3,8 +3,8 @@
 Each subcommand parses its options, calls one library function and prints; our exceptions become
 one line on stderr and a non-zero exit (1 for a failure, 2 for bad usage), never a traceback.
 This package is the only place that prints; its modules group the subcommands by what they work
-on (``_data``: captures and datasets; ``_live``: servers and streams; ``_pages``: pages and
-reports for people).
+on (``_data``: captures and datasets; ``_live``: servers and streams; ``_reports``: reports
+for people).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ._common import parse_duration
 from ._data import add_convert, add_generate, add_inspect
 from ._live import add_record, add_serve, add_token
 from ._pages import add_dashboard
+from ._reports import add_report
 
 __all__ = ["build_parser", "main", "parse_duration"]
 
@@ -27,6 +28,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 PARSERS: list[Callable[[Any], None]] = [
     add_generate, add_inspect, add_convert, add_serve, add_token, add_record, add_dashboard,
+    add_report,
 ]
 
 

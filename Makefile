@@ -42,7 +42,7 @@ demo: $(VENV)/.installed-lab
 
 # Re-execute the notebooks in place and store their outputs (after a change to their results).
 notebooks: $(VENV)/.installed-test
-	$(BIN)/python notebooks/run_all.py
+	$(BIN)/python tools/run_notebooks.py
 
 # The browser test drives JupyterLab in Debian's Chromium (never a downloaded browser build).
 browser:
@@ -68,7 +68,7 @@ js-deps:
 	fi
 
 test: $(VENV)/.installed-test browser js-deps
-	$(BIN)/ruff check openagi_nb tests benchmarks
+	$(BIN)/ruff check openagi_nb tests benchmarks tools
 	$(BIN)/mypy
 	$(BIN)/pytest
 	$(BIN)/pytest $(NBVAL) notebooks/

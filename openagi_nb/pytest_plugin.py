@@ -24,7 +24,7 @@ their previous values back. A notebook reads them in its parameters cell::
     token = os.environ.get("OPENAGI_NB_TOKEN") or fetch_token(LIVE_URL)
 
 :class:`ReplayEnvironment` is the same thing as a context manager, for scripts that execute
-notebooks (``notebooks/run_all.py``).
+notebooks (``tools/run_notebooks.py``).
 """
 
 from __future__ import annotations

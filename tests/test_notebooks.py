@@ -328,3 +328,14 @@ def test_notebooks_import_nothing_internal(name):
         if attribute is not None:
             assert attribute in importlib.import_module(module).__all__, (
                 f"{name} imports {attribute} from {module}")
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_the_live_section_is_tagged_live_for_reports_to_leave_out(name):
+    """``openagi-nb report`` drops cells tagged ``live`` when it runs without a server: the
+    live section, its heading included, and nothing else."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    tagged = [i for i, c in enumerate(nb.cells) if "live" in c.metadata.get("tags", [])]
+    assert tagged == list(range(tagged[0], len(nb.cells)))
+    assert nb.cells[tagged[0]].source.startswith("## ")
+    assert all("stream" not in c.source for c in nb.cells[:tagged[0]] if c.cell_type == "code")

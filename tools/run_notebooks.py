@@ -2,9 +2,9 @@
 
 ::
 
-    .venv/bin/python notebooks/run_all.py                 # every notebook in notebooks/
-    .venv/bin/python notebooks/run_all.py notebooks/01_monitoring_metrics.ipynb
-    .venv/bin/python notebooks/run_all.py --no-live       # without a replay server
+    .venv/bin/python tools/run_notebooks.py                 # every notebook in notebooks/
+    .venv/bin/python tools/run_notebooks.py notebooks/01_monitoring_metrics.ipynb
+    .venv/bin/python tools/run_notebooks.py --no-live       # without a replay server
 
 Run it after changing a notebook, or anything whose results a notebook shows, then commit the
 notebooks: ``pytest --nbval`` compares what they compute with what they store.
@@ -32,8 +32,9 @@ from nbclient.exceptions import CellExecutionError
 from openagi_nb.pytest_plugin import DEFAULT_SPEED, ReplayEnvironment
 from openagi_nb.server import parse_speed
 
-HERE: Final = Path(__file__).resolve().parent
-SAMPLE: Final = HERE.parent / "data" / "sample_capture.jsonl.gz"
+ROOT: Final = Path(__file__).resolve().parents[1]
+NOTEBOOKS: Final = ROOT / "notebooks"
+SAMPLE: Final = ROOT / "data" / "sample_capture.jsonl.gz"
 MAX_BYTES: Final = 2_000_000
 CELL_TIMEOUT: Final = 600
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"replay speed (default {DEFAULT_SPEED:g})")
     parser.add_argument("--no-live", action="store_true", help="no replay server")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted(HERE.glob("*.ipynb"))
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
     replay = None if args.no_live else ReplayEnvironment(args.capture, args.speed).start()
     failed = 0
     try:

@@ -237,7 +237,7 @@ class Hub:
 
     def status(self) -> dict[str, Any]:
         """The replay part of ``GET /api/v1/status``."""
-        clock, options = self.clock, self.options
+        clock, options, stated = self.clock, self.options, self.clock_now()
         return {
             "clients": len(self.subscribers),
             "subscribers": sum(1 for s in self.subscribers if s.subscribed),
@@ -253,7 +253,7 @@ class Hub:
                 "loop": clock.round if not clock.finished else 0, "seq": self.ring.head,
                 "started": clock.started, "finished": clock.started and clock.finished,
                 "waiting_for": max(0, options.wait_for - self.subscribed_clients),
-                "clock": None if (now := self.clock_now()) is None else now.json(),
+                "clock": None if stated is None else stated.json(),
             },
             "speed": "max" if self._max else options.speed,
             "rate": options.rate,

@@ -309,3 +309,54 @@ def test_subscribed_ack_may_carry_the_seq_live_follows():
         "type": "subscribed", "channel": "network_events", "seq": 12}
     with pytest.raises(InvalidMessage, match="field 'seq'"):
         model.parse('{"type": "subscribed", "channel": "network_events", "seq": "12"}')
+
+
+T_CLOCK = 1_767_603_600_570_000_000  # 2026-01-05T09:00:00.570000Z
+
+
+def test_acks_and_pongs_may_state_the_servers_clock():
+    clock = model.Clock(T_CLOCK, 20.0)
+    assert orjson.loads(model.pong(clock)) == {
+        "type": "pong", "clock": {"time": "2026-01-05T09:00:00.570000Z", "rate": 20.0}}
+    ack = model.parse(model.subscribed("network_events", 12, model.Clock(T_CLOCK, None)))
+    assert ack == {"type": "subscribed", "channel": "network_events", "seq": 12,
+                   "clock": {"time": "2026-01-05T09:00:00.570000Z", "rate": None}}
+    assert model.parse_clock(ack["clock"]) == model.Clock(T_CLOCK, None)
+
+
+def test_a_clock_time_always_shows_microseconds():
+    assert model.clock_time(1_767_603_600_000_000_000) == "2026-01-05T09:00:00.000000Z"
+    assert model.clock_time(T_CLOCK + 999) == "2026-01-05T09:00:00.570000Z"  # truncated
+
+
+@pytest.mark.parametrize("clock", [
+    None, {"time": "2026-01-05T09:00:00Z", "rate": 1}, {"time": "2026-01-05T09:00:00+01:00",
+                                                        "rate": 0, "paused": False},
+])
+def test_a_clock_is_optional_and_its_unknown_keys_are_ignored(clock):
+    message = {"type": "pong", **({} if clock is None else {"clock": clock})}
+    assert model.parse(orjson.dumps(message)) == message
+    assert model.parse({"type": "pong", "clock": None}) == {"type": "pong", "clock": None}
+
+
+@pytest.mark.parametrize(("clock", "field"), [
+    ("2026-01-05T09:00:00Z", "clock"),
+    ({"rate": 1.0}, "clock.time"),
+    ({"time": "yesterday", "rate": 1.0}, "clock.time"),
+    ({"time": "2026-01-05T09:00:00Z"}, None),  # rate absent: null, unknown
+    ({"time": "2026-01-05T09:00:00Z", "rate": -1}, "clock.rate"),
+    ({"time": "2026-01-05T09:00:00Z", "rate": True}, "clock.rate"),
+    ({"time": "2026-01-05T09:00:00Z", "rate": "20"}, "clock.rate"),
+])
+def test_a_bad_clock_makes_the_reply_invalid_naming_the_field(clock, field):
+    message = orjson.dumps({"type": "subscribed", "channel": "network_events", "clock": clock})
+    if field is None:
+        assert model.parse_clock(clock).rate is None
+        return
+    with pytest.raises(InvalidMessage, match=rf"field '{field}'"):
+        model.parse(message)
+
+
+def test_only_server_replies_are_checked_for_a_clock():
+    # a client's ping with a "clock" is a ping (extra fields of control messages are ignored)
+    assert model.parse({"type": "ping", "clock": 5}) == {"type": "ping", "clock": 5}

@@ -120,9 +120,10 @@ def test_an_ack_does_not_move_a_channel_that_has_seen_events():
     assert resume.since(M) == 7
 
 
-def test_lag_is_now_minus_the_newest_event_of_any_channel():
+def test_the_newest_event_is_the_newest_of_any_channel():
     resume = Resume()
-    assert resume.lag(ns(10)) is None
+    assert resume.newest_ns() is None
     resume.accept(M, 1, ns(2))
     resume.accept(S, 2, ns(4))
-    assert resume.lag(ns(10)).total_seconds() == 6.0
+    resume.accept(M, 3, ns(3))
+    assert resume.newest_ns() == ns(4)

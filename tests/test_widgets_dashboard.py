@@ -59,7 +59,7 @@ def test_the_status_line_reads_live_with_the_counters(board, clock):
     text = board.status.value
     assert "data-state='live'" in text
     assert "200 events" in text
-    for part in ("events/s", "lag", "reconnects 0", "gaps 0", "rejects 0", "recording off"):
+    for part in ("events/s", "lag", "reconnects 0", "gaps 0", "rejected 0", "recording off"):
         assert part in text
 
 
@@ -126,7 +126,7 @@ def test_status_html_escapes_what_it_shows():
                         lag=timedelta(seconds=2), last_error="<b>refused</b>")
     text = status_html(stats, paused=True)
     assert "&lt;b&gt;refused&lt;/b&gt;" in text
-    assert "rejects 2" in text
+    assert "rejected 2" in text
     assert "lag 2.0 s" in text
     assert "paused" in text
 
@@ -165,3 +165,14 @@ def test_the_status_line_says_in_a_word_what_batches_were_granted(batching, show
     from openagi_nb.widgets.status import status_html
 
     assert shown + " · " in status_html(StreamStats(state=State.LIVE, batching=batching))
+
+
+def test_the_status_line_shows_the_parts_of_the_stats_line():
+    stats = StreamStats(state=State.LIVE, received={"security_events": 1_200,
+                                                    "monitoring_events": 10_000},
+                        events_per_second=250.0, lag=timedelta(minutes=2), duplicates=3,
+                        last_error="server error history_truncated: <old>")
+    text = status_html(stats)
+    assert "11,200 events (monitoring 10,000, security 1,200) · 250 events/s · lag 2 min" in text
+    assert "duplicates 3" in text
+    assert "history_truncated" not in text  # live again: an old error is history

@@ -22,6 +22,7 @@ from ._batch import (
     read_arrow_batch,
     split_json_batch,
 )
+from ._clock import Clock, clock_time, parse_clock
 from ._columns import (
     arrow_frame,
     assemble,
@@ -108,6 +109,7 @@ __all__ = [
     "CLOSE",
     "CONTINUATION",
     "Channel",
+    "Clock",
     "CloseCode",
     "Column",
     "Compression",
@@ -144,6 +146,7 @@ __all__ = [
     "batch_request",
     "batching",
     "build_frame",
+    "clock_time",
     "close_payload",
     "column_name",
     "columns",
@@ -169,6 +172,7 @@ __all__ = [
     "parse",
     "parse_batch_request",
     "parse_batching",
+    "parse_clock",
     "parse_close",
     "parse_timestamp",
     "ping",

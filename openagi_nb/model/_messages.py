@@ -22,6 +22,7 @@ import orjson
 
 from ..exceptions import ErrorCode, InvalidMessage
 from ._batch import parse_batch_request, parse_batching
+from ._clock import Clock, parse_clock
 from ._rows import Row, bad_field, flatten, format_timestamp, is_int, parse_timestamp
 from ._schema import CHANNEL_OF_TYPE, TYPE_OF_CHANNEL, Channel, MessageType
 
@@ -74,13 +75,15 @@ class DataMessage(TypedDict):
 
 
 class ControlMessage(TypedDict):
-    """``subscribe``/``unsubscribe`` (with ``channel``), ``ping``/``pong``, and our acks."""
+    """``subscribe``/``unsubscribe`` (with ``channel``), ``ping``/``pong``, and our acks; our
+    ``subscribed`` and ``pong`` may state the server's ``clock`` (``docs/protocol.md`` 5.6)."""
 
     type: str
     channel: NotRequired[str]
     since: NotRequired[int]
     seq: NotRequired[int]
     timestamp: NotRequired[str]
+    clock: NotRequired[dict[str, Any] | None]
 
 
 class ErrorPayload(TypedDict):
@@ -101,6 +104,8 @@ _CHANNEL_NAMES: Final = frozenset(Channel)
 _CHANNEL_MESSAGES: Final = {MessageType.SUBSCRIBE, MessageType.UNSUBSCRIBE,
                             MessageType.SUBSCRIBED, MessageType.UNSUBSCRIBED}
 _KNOWN_TYPES: Final = frozenset(MessageType)
+_CLOCKED: Final = frozenset({MessageType.PONG, MessageType.SUBSCRIBED})
+"""The replies that may state the server's clock."""
 
 
 def decode(raw: str | bytes | bytearray | memoryview) -> dict[str, Any]:
@@ -154,6 +159,8 @@ def parse(raw: str | bytes | dict[str, Any]) -> Message:
         value = obj.get(key) if key else None
         if value is not None and (not is_int(value) or value < 0):
             raise bad_field(str(key), "expected a non-negative integer", value, text)
+    if kind in _CLOCKED:
+        parse_clock(obj.get("clock"), text)
     elif kind is MessageType.BATCH:
         parse_batch_request(obj, text)
     elif kind is MessageType.BATCHING:
@@ -191,17 +198,23 @@ def ping() -> str:
     return '{"type":"ping"}'
 
 
-def pong() -> str:
-    """``{"type": "pong"}``: the reply to a ping."""
-    return '{"type":"pong"}'
+def pong(clock: Clock | None = None) -> str:
+    """``{"type": "pong"}``: the reply to a ping; our server adds its ``clock`` (a client that
+    needs the clock's time refreshed pings for it)."""
+    if clock is None:
+        return '{"type":"pong"}'
+    return orjson.dumps({"type": "pong", "clock": clock.json()}).decode()
 
 
-def subscribed(channel: str, seq: int | None = None) -> str:
+def subscribed(channel: str, seq: int | None = None, clock: Clock | None = None) -> str:
     """Our acknowledgement of a subscribe; ``seq`` is the last message published before the
-    subscription took effect, so a client that has seen nothing yet can still resume from it."""
+    subscription took effect, so a client that has seen nothing yet can still resume from it;
+    ``clock`` is the server's clock then, from which the client measures its lag."""
     msg: dict[str, Any] = {"type": "subscribed", "channel": Channel(channel).value}
     if seq is not None:
         msg["seq"] = int(seq)
+    if clock is not None:
+        msg["clock"] = clock.json()
     return orjson.dumps(msg).decode()
 
 

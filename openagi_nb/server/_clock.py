@@ -4,12 +4,17 @@ One clock for all clients, like a live network. Publication ``p`` is message ``p
 ``p // n``; it is due at its capture time since the first message divided by ``speed``
 (``--speed max``: at once), never sooner than ``1/rate`` after the previous one (``--rate``).
 Pure: times are passed in (the event loop's monotonic clock, the wall clock for retiming).
+
+The clock also says where it is in event time (:meth:`ReplayClock.reading`): what the server
+states as its ``clock`` in acks, pongs and its status (``docs/protocol.md`` section 5.6).
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+
+from ..model import Clock
 
 __all__ = ["ReplayClock"]
 
@@ -33,6 +38,7 @@ class ReplayClock:
         self._times, self._period_ns = times, period * _NS
         self.period = period
         self._scale = 0.0 if math.isinf(speed) else 1.0 / (speed * _NS)
+        self._speed = speed
         self._gap = 0.0 if rate is None else 1.0 / rate
         self.loop = loop
         self.position = 0
@@ -64,6 +70,40 @@ class ReplayClock:
     def round(self) -> int:
         """Which loop the next publication belongs to (0 for the first pass)."""
         return self.position // len(self._times) if self._times else 0
+
+    def stamp(self, position: int) -> int:
+        """The envelope timestamp (ns) that publication ``position`` carries (started clock)."""
+        k, i = divmod(position, len(self._times))
+        return self._times[i] + (self._base + k * self.period) * _NS
+
+    def reading(self, now: float, wall_seconds: int | None) -> Clock | None:
+        """The event time the replay has reached at monotonic ``now``, and its rate.
+
+        ``time`` is the event time before which every event has been published: at a finite
+        speed the schedule's position (the first timestamp, plus the retime offset, plus the
+        elapsed time times ``speed``, seamless across loops since each adds the period) but not
+        past the next publication when it is late; at ``--speed max`` the newest timestamp
+        published. ``rate`` is ``speed``; None when the pace is not the schedule's
+        (``--speed max``, ``--rate``) or the clock has not started (``wall_seconds``: what
+        :meth:`start` would be given now, for the first timestamp it would publish); 0 once
+        finished. None for an empty capture.
+        """
+        n = len(self._times)
+        if n == 0:
+            return None
+        if not self.started:
+            first = self._times[0]
+            base = 0 if wall_seconds is None else wall_seconds - first // _NS
+            return Clock(first + base * _NS, None)
+        if self.finished:
+            return Clock(self.stamp(self.position - 1), 0.0)
+        upcoming = self.stamp(self.position)
+        newest = self.stamp(self.position - 1) if self.position else upcoming
+        if self._scale == 0.0:  # --speed max: what has been published
+            return Clock(newest, None)
+        scheduled = self.stamp(0) + round((now - self._t0) * self._speed * _NS)
+        rate = self._speed if self._gap == 0.0 else None
+        return Clock(max(newest, min(scheduled, upcoming)), rate)
 
     def offset(self) -> int:
         """Seconds to add to the next publication's timestamps."""

@@ -29,7 +29,16 @@ import math
 import time
 from typing import Any, Final
 
-from ..model import BINARY, CHANNELS, BatchFormat, Compression, arrow_batch, build_frame, json_batch
+from ..model import (
+    BINARY,
+    CHANNELS,
+    BatchFormat,
+    Clock,
+    Compression,
+    arrow_batch,
+    build_frame,
+    json_batch,
+)
 from ..model import text_frame as _text_frame
 from ._batches import Batch, BatchLog
 from ._clock import ReplayClock
@@ -102,6 +111,12 @@ class Hub:
     def on_slow_consumer(self) -> None:
         """A client is being closed with 1013: count it."""
         self.slow_consumers += 1
+
+    def clock_now(self) -> Clock | None:
+        """The replay clock as the server states it now (acks, pongs, status; ``docs/protocol.md``
+        section 5.6). Call it on the event loop, whose monotonic clock the replay runs on."""
+        wall = int(time.time()) if self.options.retime else None
+        return self.clock.reading(asyncio.get_running_loop().time(), wall)
 
     # --- the publisher --------------------------------------------------------------------
 
@@ -222,7 +237,7 @@ class Hub:
 
     def status(self) -> dict[str, Any]:
         """The replay part of ``GET /api/v1/status``."""
-        clock, options = self.clock, self.options
+        clock, options, stated = self.clock, self.options, self.clock_now()
         return {
             "clients": len(self.subscribers),
             "subscribers": sum(1 for s in self.subscribers if s.subscribed),
@@ -238,6 +253,7 @@ class Hub:
                 "loop": clock.round if not clock.finished else 0, "seq": self.ring.head,
                 "started": clock.started, "finished": clock.started and clock.finished,
                 "waiting_for": max(0, options.wait_for - self.subscribed_clients),
+                "clock": None if stated is None else stated.json(),
             },
             "speed": "max" if self._max else options.speed,
             "rate": options.rate,

@@ -72,6 +72,9 @@ class Subscribers(Protocol):
     def detach(self, sub: Subscriber) -> None:
         """Forget ``sub``, whose connection is gone."""
 
+    def clock_now(self) -> model.Clock | None:
+        """The server's clock now, stated in pongs (None: it states none)."""
+
 
 class Connections:
     """The WebSocket connections of one server, and the upgrades under way.
@@ -338,8 +341,8 @@ class _Connection:
                                else None)
         elif kind == MessageType.UNSUBSCRIBE:
             self.sub.unsubscribe(Channel(str(message.get("channel"))))
-        elif kind == MessageType.PING:
-            self.sub.reply(model.pong())
+        elif kind == MessageType.PING:  # with the clock: how a client refreshes it
+            self.sub.reply(model.pong(self.hub.clock_now()))
         elif kind == MessageType.BATCH:
             self.sub.batch(model.parse_batch_request(dict(message)))
         else:

@@ -83,6 +83,9 @@ class Publisher(Protocol):
     def on_slow_consumer(self) -> None:
         """The client is being closed with 1013 (``slow_consumer``)."""
 
+    def clock_now(self) -> model.Clock | None:
+        """The server's clock now, stated in acks and pongs (None: it states none)."""
+
 
 class Subscriber:
     """A client's subscriptions and delivery state, reading ``ring``.
@@ -184,7 +187,7 @@ class Subscriber:
         ring, c = self.ring, CHANNEL_INDEX[channel]
         if not self.subscribed and not self._resending:
             self.cursor = ring.head  # nothing owed from before the first subscription
-        self.reply(model.subscribed(channel, ring.head))
+        self.reply(model.subscribed(channel, ring.head, self._publisher.clock_now()))
         if since is None:
             if self.starts[c] == NEVER:
                 self.starts[c] = ring.head

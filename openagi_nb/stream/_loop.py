@@ -382,7 +382,7 @@ class StreamLoop:
         return StreamStats(
             state=self._state, received=dict(c.received), rejected=dict(c.rejected),
             events_per_second=c.rate(time.monotonic()),
-            lag=session.resume.lag(time.time_ns()), reconnects=c.reconnects,
+            lag=session.lag(time.monotonic(), time.time_ns()), reconnects=c.reconnects,
             gaps=len(self.gap_list()), duplicates=session.resume.duplicates,
             ignored=session.ignored, callback_errors=self.listeners.errors, backoff=self.delay,
             last_error=scrub(last_error, self._token) if last_error else None,

@@ -10,7 +10,6 @@ holds, or a server whose sequence restarted. Pure bookkeeping, no I/O: tested on
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Final
 
 import numpy as np
@@ -133,10 +132,10 @@ class Resume:
             start, reason = opened
             self.gaps.append(Gap(Channel(channel), _stamp(start), _stamp(ns), reason))
 
-    def lag(self, now_ns: int) -> timedelta | None:
-        """``now_ns`` minus the newest event's time on any channel (None before any event)."""
-        newest = [ns for ns in self.newest.values() if ns is not None]
-        return timedelta(microseconds=(now_ns - max(newest)) // 1000) if newest else None
+    def newest_ns(self) -> int | None:
+        """The newest event's time on any channel, ns (None before any event)."""
+        newest = [ns for ns in list(self.newest.values()) if ns is not None]
+        return max(newest) if newest else None
 
     def pending(self) -> list[Gap]:
         """The gaps still open (no event since the outage), with ``end`` None."""

@@ -10,7 +10,8 @@ from (:class:`~._resume.Resume`) is kept across them. For each connection the tr
    accepted data messages (:data:`Delivery`), other messages (:class:`Reply`), refused ones
    (:class:`Rejected`); then sends :meth:`~ClientSession.data_to_send` (pongs, the close echo);
 3. :meth:`~ClientSession.tick` every so often, which pings a quiet server and gives up on one
-   that stays quiet;
+   that stays quiet, and pings about once a second a server whose clock's rate is unknown, to
+   refresh it (:mod:`._clock`; :meth:`~ClientSession.lag` reads it);
 4. once :attr:`~ClientSession.ending` is set (the server closed, broke the framing, stopped
    answering; or :meth:`~ClientSession.close` was answered), sends what is left and drops the
    connection, then calls :meth:`~ClientSession.connection_lost`.
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Final
 
 from .. import model
@@ -50,6 +53,7 @@ from ..model import (
     parse_close,
 )
 from ._batching import JSON_BATCH, arrow_batch, describe, json_batch
+from ._clock import REFRESH, ServerClock
 from ._events import OTHER, Columns, Delivery, Event, Rejected, Reply
 from ._reconnect import Ending, Failure, Outcome
 from ._resume import Resume
@@ -62,10 +66,8 @@ CLOSE_TIMEOUT: Final = 0.5
 """Seconds the server has to answer our close frame (a stop() must not wait longer)."""
 _KNOWN: Final = frozenset(MessageType)
 _CHANNEL_NAMES: Final = {kind: c.value for kind, c in CHANNEL_OF_TYPE.items()}
-
 """Message type -> channel name: plain strings are the cheapest keys on the hot path."""
-
-
+_CLOCKED: Final = frozenset({MessageType.SUBSCRIBED, MessageType.PONG})
 
 class ClientSession:
     """The protocol state of one stream. Not thread-safe: one caller at a time.
@@ -93,6 +95,9 @@ class ClientSession:
         self.channels = channels
         self.max_message, self.close_timeout = max_message, close_timeout
         self.resume = Resume()
+        self.clock = ServerClock()
+        """The server's clock as last stated (kept across connections until a reply replaces
+        it)."""
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.ending: Failure | None = None
         """Why the current connection must end; None while it goes on."""
@@ -107,6 +112,8 @@ class ClientSession:
         self._live_from: set[str] = set()  # subscribed without since, not yet acked
         self._heard = 0.0
         self._ping_sent: float | None = None
+        self._pings: deque[bool] = deque()  # pings awaiting their pong: True, a clock refresh
+        self._refreshed = 0.0  # when the last clock refresh was sent
         self.batch = batch
         self.batching: BatchSettings | None = None
         """The batches the server granted on this connection (None: one message per frame)."""
@@ -125,6 +132,8 @@ class ClientSession:
         self.ending = None
         self._open, self._closing = True, None
         self._heard, self._ping_sent = now, None
+        self._pings.clear()
+        self._refreshed = now
         self.batching, self._awaiting_batch = None, False
         if self.batch is not None:
             self.batch_note = "not offered by the server"
@@ -172,20 +181,34 @@ class ClientSession:
         return out
 
     def tick(self, now: float) -> None:
-        """Call every so often: pings a quiet server, gives up on one that stays quiet or does
-        not answer our close."""
+        """Call every so often (at least every :data:`~._clock.REFRESH` seconds): pings a
+        quiet server, and one whose clock needs refreshing; gives up on one that stays quiet
+        or does not answer our close."""
         if not self._open or self.ending is not None:
             return
         if self._closing is not None:
             if now - self._closing >= self.close_timeout:
                 self._end(Outcome.STOPPED, None, "stopped (the server did not answer the close)")
-        elif self._ping_sent is None:
-            if now - self._heard >= self.ping_interval:
-                self._send_text(model.ping())
-                self._ping_sent = now
-        elif now - self._ping_sent >= self.ping_timeout:
+        elif self._ping_sent is not None and now - self._ping_sent >= self.ping_timeout:
             self._end(Outcome.NETWORK, None,
                       f"no message or pong within {self.ping_timeout:g}s of a ping")
+        elif self.clock.needs_refresh and now - self._refreshed >= REFRESH:
+            self._ping(now, refresh=True)
+            self._refreshed = now
+        elif self._ping_sent is None and now - self._heard >= self.ping_interval:
+            self._ping(now, refresh=False)
+
+    def _ping(self, now: float, *, refresh: bool) -> None:
+        self._send_text(model.ping())
+        self._pings.append(refresh)
+        if self._ping_sent is None:
+            self._ping_sent = now
+
+    def lag(self, now: float, wall_ns: int) -> timedelta | None:
+        """How far the newest event received (any channel) is behind the server's clock, in
+        event time, at monotonic ``now`` (``wall_ns``: the wall clock, for a server that states
+        no clock); None before any event. Never negative. Safe from any thread."""
+        return self.clock.lag(self.resume.newest_ns(), now, wall_ns)
 
     # --- receiving: the hot path -------------------------------------------------------
 
@@ -215,7 +238,8 @@ class ClientSession:
         return events
 
     def _text(self, data: bytes) -> Event | None:
-        """A text message: a delivery, a reply, a reject, or None for a duplicate."""
+        """A text message: a delivery, a reply, a reject, or None for a duplicate or the pong
+        of our own clock refresh."""
         channel = None
         try:
             obj = decode(data)
@@ -233,19 +257,26 @@ class ClientSession:
             return None
         return channel, row, data, obj
 
-    def _other(self, obj: dict[str, Any], kind: Any, data: bytes) -> Event:
-        """Control messages, replies, and types this version does not know."""
+    def _other(self, obj: dict[str, Any], kind: Any, data: bytes) -> Event | None:
+        """Control messages, replies, and types this version does not know. The pong of a
+        clock refresh is the session's own: neither recorded nor given to listeners, so that
+        recordings and listeners see what they saw before clocks existed."""
         if type(kind) is str and kind not in _KNOWN:
             self.ignored += 1  # forward compatibility: a newer server's addition
             return Reply(kind, obj, data, known=False)
+        # pongs answer pings in order (docs/protocol.md section 7.4)
+        refresh = kind == MessageType.PONG and bool(self._pings) and self._pings.popleft()
         try:
             model.parse(obj)
         except InvalidMessage as exc:
             return Rejected(data, exc.reason, OTHER)
         self._control(kind, obj)
-        return Reply(kind, obj, data)
+        return None if refresh else Reply(kind, obj, data)
 
     def _control(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind in _CLOCKED:  # validated by parse(); none stated: the wall clock
+            self.clock.state(model.parse_clock(obj.get("clock")), self._heard,
+                             self.resume.newest_ns())
         if self._awaiting_batch and kind != MessageType.PING:  # the first reply answers it
             self._awaiting_batch = False
             if kind == MessageType.BATCHING:

@@ -2,7 +2,8 @@
 
 :class:`Counters` is written by the stream's thread only (plain ints, no lock: a reader may see one
 counter a message ahead of another, never a torn value) and turned into an immutable
-:class:`StreamStats` on demand.
+:class:`StreamStats` on demand. A :class:`StreamStats` reads as one line (``str()``, its repr in a
+notebook), from the same parts the dashboard's status line shows (:meth:`StreamStats.parts`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Final
+from pathlib import PurePath
+from typing import Any, Final
 
 import pandas as pd
 
+from ..durations import readable
 from ..exceptions import truncate
 from ..model import CHANNELS
 
@@ -38,9 +41,12 @@ class State(StrEnum):
     STOPPED = "stopped"  # stop() was called and the thread has ended
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StreamStats:
-    """A snapshot of a stream's counters.
+    """A snapshot of a stream's counters; ``str()`` and its notebook repr are one line::
+
+        live · 12,345 events (monitoring 10,000, security 1,200, consensus 900, network 245) ·
+        250 events/s · lag 0.3 s · reconnects 0 · gaps 0 · rejected 0 · batches arrow lz4
 
     Attributes:
         state: see :class:`State`.
@@ -48,7 +54,11 @@ class StreamStats:
         rejected: messages that failed validation, per channel (``"other"`` for those that
             name none).
         events_per_second: accepted events per second over the last few seconds.
-        lag: now minus the newest event's timestamp (None before any event).
+        lag: how far the newest event received (any channel) is behind the server's clock,
+            in event time (None before any event; never negative). The clock is the one the
+            server states (a replay's runs at its speed: ``docs/protocol.md`` section 5.6),
+            else the wall clock. A quiet stream reads as lag too: it cannot be told from a
+            stalled one.
         reconnects: connections opened after the first.
         backoff: the delay (seconds) being waited before the next attempt to connect; None
             while connected. It grows (with jitter) up to 10 s while connections keep failing,
@@ -83,6 +93,55 @@ class StreamStats:
     def total(self) -> int:
         """Accepted events on all channels."""
         return sum(self.received.values())
+
+    def parts(self) -> dict[str, str]:
+        """The line's parts in order, by name (``state``, ``events``, ``rate``, ``lag``,
+        ``reconnects``, ``gaps``, ``rejected``, ``batches``, then only when set or not zero:
+        ``duplicates``, ``ignored``, ``callback_errors``, ``recording``, ``last_error``), as
+        plain text. ``str()`` joins them; the dashboard escapes and styles them."""
+        parts = {
+            "state": str(self.state), "events": self._events(),
+            "rate": f"{_number(self.events_per_second)} events/s",
+            "lag": f"lag {readable(self.lag)}", "reconnects": f"reconnects {self.reconnects}",
+            "gaps": f"gaps {self.gaps}", "rejected": f"rejected {sum(self.rejected.values())}",
+            "batches": f"batches {_batches(self.batching)}",
+        }
+        for name, count in (("duplicates", self.duplicates), ("ignored", self.ignored),
+                            ("callback_errors", self.callback_errors)):
+            if count:
+                parts[name] = f"{name.replace('_', ' ')} {count:,}"
+        if self.recording is not None:
+            parts["recording"] = f"recording {PurePath(self.recording).name}"
+        if self.last_error:
+            parts["last_error"] = f"last error: {self.last_error}"
+        return parts
+
+    def _events(self) -> str:
+        counts = sorted(((n, c) for c, n in self.received.items() if n),
+                        key=lambda item: -item[0])
+        each = ", ".join(f"{c.removesuffix('_events')} {n:,}" for n, c in counts)
+        return f"{self.total:,} events" + (f" ({each})" if each else "")
+
+    def __str__(self) -> str:
+        return " · ".join(self.parts().values())
+
+    def __repr__(self) -> str:
+        return f"<StreamStats {self}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's display: the line alone."""
+        printer.text(str(self))
+
+
+def _number(value: float) -> str:
+    """A rate as people read it: ``250``, ``12,345``; one decimal below 10 (``1.5``)."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _batches(batching: str) -> str:
+    """What was negotiated, in a word or two: ``arrow lz4``, ``json``, ``off``, ``not offered``,
+    ``refused``, ``asked`` (``StreamStats.batching`` has the details)."""
+    return batching.split(",", 1)[0].replace(" by the server", "").split(":", 1)[0]
 
 
 class Counters:

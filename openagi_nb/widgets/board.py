@@ -2,7 +2,7 @@
 
 ::
 
-    ● live · 12,345 events · 250.0 events/s · lag 0.2 s · reconnects 0 · gaps 0 · rejects 0 · …
+    ● live · 12,345 events (monitoring 10,000, …) · 250 events/s · lag 0.2 s · reconnects 0 · …
     [window ▾] [metric ▾] [nodes ☰] [pause]
     | monitoring | security | consensus | network |
     | <the channel's live figure>                |

@@ -4,10 +4,12 @@ as HTML fragments (pure functions of a stats snapshot and a frame)."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ..stream import StreamStats
 
 __all__ = ["newest_rows", "status_html"]
 
@@ -18,43 +20,26 @@ STATE_COLORS: Final = {
 ROWS: Final = 8
 
 
-def _lag(stats: Any) -> str:
-    lag = getattr(stats, "lag", None)
-    return "n/a" if lag is None else f"{lag.total_seconds():.1f} s"
-
-
-def _recording(stats: Any) -> str:
-    recording = getattr(stats, "recording", None)
-    return "off" if recording is None else html.escape(Path(recording).name)
-
-
-def _batches(stats: Any) -> str:
-    """What was negotiated, in a word or two: ``arrow lz4``, ``json``, ``off``, ``not offered``."""
-    text = str(getattr(stats, "batching", "off"))
-    return html.escape(text.split(",", 1)[0].replace(" by the server", "").split(":", 1)[0])
-
-
-def status_html(stats: Any, *, paused: bool = False) -> str:
-    """One line: state, events, events/s, lag, reconnects, gaps, rejects, batches, recording.
+def status_html(stats: StreamStats, *, paused: bool = False) -> str:
+    """One line: the parts of ``str(stats)`` (:meth:`StreamStats.parts`: state, events,
+    events/s, lag, reconnects, gaps, rejected, batches...), escaped, the state coloured, and
+    ``recording off`` when not recording; the last error only while it matters (failed,
+    reconnecting): once live again it is history.
 
     ``stats`` is an ``EventStream.stats`` snapshot; a ``data-state`` attribute carries the
     state for scripts (the browser test reads it).
     """
     state = str(stats.state)
     colour = STATE_COLORS.get(state, "#7f7f7f")
-    rejects = sum(stats.rejected.values())
-    parts = [
-        f"<b style='color:{colour}'>● {html.escape(state)}</b>",
-        f"{stats.total:,} events", f"{stats.events_per_second:,.1f} events/s",
-        f"lag {_lag(stats)}", f"reconnects {stats.reconnects}", f"gaps {stats.gaps}",
-        f"rejects {rejects}", f"batches {_batches(stats)}", f"recording {_recording(stats)}",
-    ]
+    parts = stats.parts()
+    error = parts.pop("last_error", None)
+    parts.setdefault("recording", "recording off")
+    shown = [html.escape(text) for name, text in parts.items() if name != "state"]
+    line = " · ".join([f"<b style='color:{colour}'>● {html.escape(state)}</b>", *shown])
     if paused:
-        parts.append("<b>paused</b>")
-    error = stats.last_error if state in ("failed", "reconnecting") else None
-    if error:
-        parts.append(f"<span style='color:#d62728'>{html.escape(str(error))}</span>")
-    line = " · ".join(parts)
+        line += " · <b>paused</b>"
+    if error and state in ("failed", "reconnecting"):
+        line += f" · <span style='color:#d62728'>{html.escape(error)}</span>"
     return f"<span class='openagi-status-line' data-state='{html.escape(state)}'>{line}</span>"
 
 

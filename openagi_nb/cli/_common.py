@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["checked", "parse_duration", "positive_int", "progress", "rotate", "server_url"]
+__all__ = ["URL_HELP", "add_server_url", "checked", "parse_duration", "positive_int", "progress",
+           "rotate", "server_url"]
 
 
 def parse_duration(text: str) -> float:
@@ -51,17 +52,29 @@ def progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int]
 
 
 
-def checked(check: Callable[[str], object]) -> Callable[[str], str]:
+def checked(
+    check: Callable[[str], object], refused: type[Exception] = ValueError
+) -> Callable[[str], str]:
     """An argparse ``type=`` that keeps the text once ``check`` accepts it, and turns the
-    ValueError of one it refuses into argparse's usage error (exit 2)."""
+    error (``refused``) of one it refuses into argparse's usage error (exit 2)."""
     def parse(text: str) -> str:
         try:
             check(text)
-        except ValueError as exc:
+        except refused as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         return text
 
     return parse
+
+
+URL_HELP = ("the server: http://host:port as serve prints it, ws://host:port, or the API's "
+            "ws://host:port/api/v1/ws")
+
+
+def add_server_url(parser: argparse.ArgumentParser, more: str = "") -> None:
+    """The ``url`` argument of the subcommands that talk to a server: every form is taken,
+    anything else refused at once (exit 2) saying what was not understood."""
+    parser.add_argument("url", type=server_url, help=URL_HELP + more)
 
 
 def server_url(text: str) -> str:

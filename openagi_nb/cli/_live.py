@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import parse_duration, rotate, server_url
+from ._common import add_server_url, parse_duration, rotate
 
 __all__ = ["add_record", "add_serve", "add_token"]
 
@@ -48,9 +48,7 @@ def _token(args: argparse.Namespace) -> int:
 
 def add_token(sub: Any) -> None:
     p = sub.add_parser("token", help="print a token from a server's /api/v1/auth/token")
-    p.add_argument("url", type=server_url,
-                   help="the server: http://127.0.0.1:8080 as serve prints it, ws://host:port, "
-                        "or the API's ws://host:port/api/v1/ws")
+    add_server_url(p)
     p.add_argument("--node-id", default="openagi-nb", help="who asks (default openagi-nb)")
     p.add_argument("--public-key", default="", help="the node's public key, if required")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
@@ -97,9 +95,7 @@ def add_record(sub: Any) -> None:
     from ..model import CHANNELS
 
     p = sub.add_parser("record", help="record a live stream to a capture, as received")
-    p.add_argument("url", type=server_url,
-                   help="the server: http://host:port as serve prints it, ws://host:port, or "
-                        "the API's ws://host:port/api/v1/ws")
+    add_server_url(p)
     p.add_argument("-o", "--output", required=True, type=Path,
                    help="capture path (.jsonl[.gz]), or a directory for --rotate")
     p.add_argument("--rotate", type=rotate, default=None,

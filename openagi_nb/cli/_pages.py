@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from ._common import checked, server_url
+from ._common import add_server_url, checked
 
 __all__ = ["add_dashboard", "window"]
 
@@ -75,10 +75,8 @@ def add_dashboard(sub: Any) -> None:
     from ..model import CHANNELS
 
     p = sub.add_parser("dashboard", help="serve the live dashboard as a web page (Voila)")
-    p.add_argument("url", type=server_url,
-                   help="the server: http://host:port as serve prints it, ws://host:port, or "
-                        "the API's ws://host:port/api/v1/ws (a ?token= in it goes to the "
-                        "page's kernel only, as $OPENAGI_NB_TOKEN does)")
+    add_server_url(p, " (a ?token= in it goes to the page's kernel only, as "
+                      "$OPENAGI_NB_TOKEN does)")
     p.add_argument("--host", default="127.0.0.1",
                    help="where the page listens (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=0, help="the page's port (default: a free one)")

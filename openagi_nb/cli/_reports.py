@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from ._common import parse_duration
+from ._common import checked, parse_duration
 
 __all__ = ["add_report", "parameter_value"]
 
@@ -30,11 +30,7 @@ def _notebook(text: str) -> str:
     from ..exceptions import ReportError
     from ..pages._report import notebook_path
 
-    try:
-        notebook_path(text)
-    except ReportError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return checked(notebook_path, ReportError)(text)
 
 
 def _report(args: argparse.Namespace) -> int:

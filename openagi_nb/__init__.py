@@ -22,8 +22,10 @@ if TYPE_CHECKING:
         ConnectionFailed,
         InvalidMessage,
         InvalidToken,
+        NotebookFailed,
         OpenAGIError,
         ProtocolError,
+        ReportError,
         ScenarioError,
         ServerConfigError,
         StreamError,
@@ -38,7 +40,8 @@ __version__ = "0.1.0"
 
 _EXCEPTIONS: Final = (
     "AuthenticationFailed", "CaptureError", "ConnectionFailed", "InvalidMessage", "InvalidToken",
-    "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "StreamError",
+    "NotebookFailed", "OpenAGIError", "ProtocolError", "ReportError", "ScenarioError",
+    "ServerConfigError", "StreamError",
     "StreamTimeout", "TokenRefused", "TokenRequestFailed",
 )
 _HOMES: Final[dict[str, str]] = {
@@ -65,8 +68,10 @@ __all__ = [
     "InvalidToken",
     "LiveFrame",
     "MessageType",
+    "NotebookFailed",
     "OpenAGIError",
     "ProtocolError",
+    "ReportError",
     "ScenarioError",
     "ServerConfigError",
     "Severity",

@@ -21,8 +21,9 @@ PUBLIC = {
     "openagi_nb": [
         "AuthenticationFailed", "Capture", "CaptureError", "Channel", "ConnectionFailed",
         "Dataset", "EventStream", "Gap", "InvalidMessage", "InvalidToken", "LiveFrame",
-        "MessageType",
-        "OpenAGIError", "ProtocolError", "ScenarioError", "ServerConfigError", "Severity",
+        "MessageType", "NotebookFailed",
+        "OpenAGIError", "ProtocolError", "ReportError", "ScenarioError", "ServerConfigError",
+        "Severity",
         "State", "StreamError", "StreamStats", "StreamTimeout", "TokenRefused",
         "TokenRequestFailed", "__version__", "analysis", "fetch_token", "generate", "load_capture",
         "open_dataset", "record", "serve", "widgets",

@@ -66,13 +66,12 @@ def serve(
             speed = parse_speed(speed)
         except argparse.ArgumentTypeError as exc:
             raise ServerConfigError(str(exc)) from None
-    try:
-        settings = ServeOptions(str(capture), host=host, port=port, speed=float(speed),
-                                loop=loop, **options)
-    except TypeError:
-        unknown = sorted(set(options) - set(ServeOptions.__dataclass_fields__))
+    unknown = sorted(set(options) - set(ServeOptions.__dataclass_fields__))
+    if unknown:
         raise ServerConfigError(f"unknown server option(s) {unknown}; see "
-                                "`openagi-nb serve --help`") from None
+                                "`openagi-nb serve --help`")
+    settings = ServeOptions(str(capture), host=host, port=port, speed=float(speed), loop=loop,
+                            **options)
     return BackgroundServer(settings).start()
 
 

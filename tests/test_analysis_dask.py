@@ -67,6 +67,13 @@ def scheduler(request: pytest.FixtureRequest) -> Iterator[str]:
         yield request.param
 
 
+def cut_rows(df: pd.DataFrame, cuts: list[int]) -> Any:
+    """``df`` as a Dask frame whose partitions start at rows ``cuts`` (modulo its length)."""
+    positions = sorted({c % len(df) for c in cuts} - {0})
+    whole = dd.from_pandas(df, npartitions=1, sort=True)
+    return whole.repartition(divisions=[0, *positions, len(df) - 1])
+
+
 def cut(df: pd.DataFrame, times: list[pd.Timestamp]) -> Any:
     """``df`` (time-sorted) as a Dask frame whose partitions start at each of ``times``."""
     df = df.reset_index(drop=True)
@@ -195,9 +202,7 @@ def test_breaches_equal_pandas_wherever_the_partitions_are_cut(rows, for_, cuts)
     df = frame(sorted(rows, key=lambda r: r[0]))
     if not len(df):
         return
-    positions = sorted({c % len(df) for c in cuts} - {0})
-    ddf = dd.from_pandas(df, npartitions=1, sort=True).repartition(
-        divisions=[0, *positions, len(df) - 1])
+    ddf = cut_rows(df, cuts)
     with dask.config.set(scheduler="synchronous"):
         got = breaches(ddf, for_=for_, clear=1.0)
     pd.testing.assert_frame_equal(got, breaches(df, for_=for_, clear=1.0))
@@ -219,9 +224,7 @@ def test_bursts_equal_pandas_wherever_the_partitions_are_cut(made, options, cuts
     df = security_frame(sorted(chosen, key=lambda e: e[0]))
     if not len(df):
         return
-    positions = sorted({c % len(df) for c in cuts} - {0})
-    ddf = dd.from_pandas(df, npartitions=1, sort=True).repartition(
-        divisions=[0, *positions, len(df) - 1])
+    ddf = cut_rows(df, cuts)
     window, least = options
     with dask.config.set(scheduler="synchronous"):
         got = bursts(ddf, window, least)

@@ -190,6 +190,15 @@ def clock_of(message: dict[str, Any]) -> tuple[int, float | None]:
     return parse_timestamp(clock["time"]), clock["rate"]
 
 
+def replaying(tmp_path, serve, connect, speed: float, count: int = 400) -> tuple[Any, WsClient]:
+    """A looping replay of ``count`` test messages at ``speed`` (``--queue 200``) and a client
+    subscribed to every channel."""
+    server = serve(write_capture(tmp_path / "c.jsonl", count), speed=speed, loop=True, queue=200)
+    client = connect(server)
+    subscribed_to_all(client)
+    return server, client
+
+
 def subscribed_to_all(client: WsClient) -> None:
     for channel in CHANNEL_CYCLE:
         client.subscribe(channel)
@@ -226,9 +235,7 @@ def assert_between_the_last_published_and_the_next(acks: list[dict], stamps: dic
 def test_acks_state_the_clock_between_the_last_message_published_and_the_next(
     tmp_path, serve, connect, speed
 ):
-    server = serve(write_capture(tmp_path / "c.jsonl", 400), speed=speed, loop=True, queue=200)
-    client = connect(server)
-    subscribed_to_all(client)
+    _, client = replaying(tmp_path, serve, connect, speed)
     acks, stamps = acks_and_stamps(client, 12)
     assert {clock_of(a)[1] for a in acks[4:]} == {None if math.isinf(speed) else speed}
     assert_between_the_last_published_and_the_next(acks, stamps)
@@ -237,9 +244,7 @@ def test_acks_state_the_clock_between_the_last_message_published_and_the_next(
 @pytest.mark.parametrize("speed", [20.0, math.inf], ids=["speed 20", "speed max"])
 def test_with_loop_the_clock_runs_on_across_the_loop_boundary(tmp_path, serve, connect, speed):
     # 100 messages, 10 ms apart: a loop is 1 s of event time, 50 ms at speed 20
-    server = serve(write_capture(tmp_path / "c.jsonl", 100), speed=speed, loop=True, queue=200)
-    client = connect(server)
-    subscribed_to_all(client)
+    _, client = replaying(tmp_path, serve, connect, speed, count=100)
     acks, stamps = acks_and_stamps(client, 24)
     assert max(stamps) > 300  # three loops at least
     seqs = sorted(stamps)
@@ -252,9 +257,7 @@ def test_with_loop_the_clock_runs_on_across_the_loop_boundary(tmp_path, serve, c
 def test_a_pong_states_the_clock_at_or_after_every_message_before_it(
     tmp_path, serve, connect, speed
 ):
-    server = serve(write_capture(tmp_path / "c.jsonl", 400), speed=speed, loop=True, queue=200)
-    client = connect(server)
-    subscribed_to_all(client)
+    _, client = replaying(tmp_path, serve, connect, speed)
     pongs = 0
     newest = 0
     while pongs < 5:
@@ -271,9 +274,7 @@ def test_a_pong_states_the_clock_at_or_after_every_message_before_it(
 
 @pytest.mark.parametrize("speed", SPEEDS, ids=["speed 1", "speed 20", "speed max"])
 def test_the_status_states_the_clock_of_the_replay(tmp_path, serve, connect, speed):
-    server = serve(write_capture(tmp_path / "c.jsonl", 400), speed=speed, loop=True, queue=200)
-    client = connect(server)
-    subscribed_to_all(client)
+    server, client = replaying(tmp_path, serve, connect, speed)
     stamps: dict[int, int] = {}
     for _ in range(10):  # until a status falls after the client subscribed to every channel
         replay = server.status()["replay"]  # one read: seq and clock of the same instant

@@ -59,12 +59,12 @@ def record(
     """
     stream = EventStream(url, token=token, token_provider=token_provider, node_id=node_id,
                          channels=channels, window=_KEEP_ROWS, record_to=path, rotate=rotate)
-    # a batch can hold more than the count still missing: the recording stops at the count
-    stream._loop.recording.limit = count
+    recording = stream._loop.recording
+    recording.limit = count  # a batch may hold more than the count still missing
     deadline = None if duration is None else time.monotonic() + duration
     with stream, contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how an open end ends
         _run(stream, count, deadline, on_progress, stop)
-    stats = dataclasses.replace(stream.stats, received=dict(stream._loop.recording.events))
+    stats = dataclasses.replace(stream.stats, received=dict(recording.events))
     if on_progress is not None:
         on_progress(stats)
     return stats
